@@ -1,0 +1,38 @@
+# Two commands a newcomer needs: `make run` (the product) and `make test` (the checks).
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+SANDBOX_PORT ?= 8010
+
+.PHONY: run test lint format migrate seed clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+migrate: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: seed
+	PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) bash scripts/run-dev.sh
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: $(VENV)/.installed lint
+	bash scripts/ensure-chromium.sh
+	DJANGO_ALLOW_ASYNC_UNSAFE=true $(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) db.sqlite3 .test-db.sqlite3* media staticfiles

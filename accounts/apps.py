@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import logging
+
+from django.apps import AppConfig
+from django.conf import settings
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from accounts import signals  # noqa: F401  (connects the personal-team signal)
+
+        if settings.VAULT_KEYS_DERIVED:
+            logging.getLogger("accounts.vault").warning(
+                "VAULT_KEYS is not set: using a development key derived from "
+                "DJANGO_SECRET_KEY. Set VAULT_KEYS before storing real provider keys."
+            )

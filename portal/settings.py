@@ -1,0 +1,242 @@
+"""One settings file, read from the environment.
+
+A fresh clone runs as is: SQLite, the django-q2 ORM broker, local `media/` and the
+sandbox upstream (started by `make run`). Production sets DATABASE_URL, REDIS_URL,
+S3_BUCKET, DJANGO_SECRET_KEY, VAULT_KEYS, ... (see docs and README).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+
+_DEV_SECRET = "dev-only-insecure-secret-key-change-me-in-production"  # noqa: S105
+SECRET_KEY = env("DJANGO_SECRET_KEY", _DEV_SECRET if DEBUG else "")
+if not DEBUG and not SECRET_KEY:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=false")
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "accounts",
+    "videos",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.current_team",
+            ],
+        },
+    },
+]
+
+# SQLite by default; DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/portal) for production.
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Web, worker and scheduler write the same file: WAL lets readers go on while one writes,
+    # IMMEDIATE takes the write lock up front so two writers queue instead of deadlocking.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # A file, not :memory:, so the qcluster a test starts in another process sees the data;
+    # one per test process, so two test runs on one machine don't share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"portal-test-{os.getpid()}.sqlite3")
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "videos:gallery"
+LOGOUT_REDIRECT_URL = "login"
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+S3_BUCKET = env("S3_BUCKET")
+if S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env("S3_ENDPOINT_URL") or None,
+            "region_name": env("S3_REGION", "us-east-1"),
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": env_int("S3_URL_EXPIRE_SECONDS", 300),
+            "file_overwrite": False,
+        },
+    }
+
+# Uploaded images are read by Pillow straight from the request; keep big ones on disk.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
+
+# --- The key vault ---------------------------------------------------------------------
+# Comma-separated Fernet keys: the first encrypts, all decrypt (rotation: put the new key
+# first, run `manage.py rotate_vault_keys`, then drop the old one).
+VAULT_KEYS = env_list("VAULT_KEYS")
+if not VAULT_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured("VAULT_KEYS must be set when DJANGO_DEBUG=false")
+    # Development only: derived from SECRET_KEY so a fresh clone works; warned about at start.
+    VAULT_KEYS = [
+        base64.urlsafe_b64encode(hashlib.sha256(f"vault:{SECRET_KEY}".encode()).digest()).decode()
+    ]
+    VAULT_KEYS_DERIVED = True
+else:
+    VAULT_KEYS_DERIVED = False
+
+# --- Upstream ---------------------------------------------------------------------------
+MINIMAX_BASE_URL = env("MINIMAX_BASE_URL", "https://api.minimax.io")
+MINIMAX_CN_BASE_URL = env("MINIMAX_CN_BASE_URL", "https://api.minimaxi.com")
+USEAPI_BASE_URL = env("USEAPI_BASE_URL", "https://api.useapi.net")
+# Where the upstream can reach our callback view; unset: no callback_url, polling does it.
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL").rstrip("/")
+# (connect, read) seconds for every upstream call.
+UPSTREAM_TIMEOUT = (env_int("UPSTREAM_CONNECT_TIMEOUT", 5), env_int("UPSTREAM_READ_TIMEOUT", 30))
+
+# --- Job life cycle ---------------------------------------------------------------------
+JOB_SUBMIT_MAX_ATTEMPTS = env_int("JOB_SUBMIT_MAX_ATTEMPTS", 6)
+JOB_POLL_FIRST_SECONDS = env_int("JOB_POLL_FIRST_SECONDS", 10)
+JOB_POLL_MAX_SECONDS = env_int("JOB_POLL_MAX_SECONDS", 300)
+# A job still not finished upstream after this long is failed (and its reservation released).
+JOB_PROCESSING_DEADLINE_SECONDS = env_int("JOB_PROCESSING_DEADLINE_SECONDS", 24 * 3600)
+# A job in `submitting` this long had its worker die mid-call: the reconciler requeues it.
+JOB_SUBMITTING_STUCK_SECONDS = env_int("JOB_SUBMITTING_STUCK_SECONDS", 300)
+JOB_FETCH_MAX_ATTEMPTS = env_int("JOB_FETCH_MAX_ATTEMPTS", 8)
+JOBS_PER_PAGE = 20
+
+# --- Background work (django-q2) -------------------------------------------------------
+REDIS_URL = env("REDIS_URL")
+Q_CLUSTER = {
+    "name": env("Q_CLUSTER_NAME", "portal"),
+    "workers": env_int("Q_WORKERS", 2),
+    # A task is killed after `timeout` and handed out again after `retry`; retry must be
+    # larger so a slow task is never run twice at once. Tasks guard with the job's state.
+    "timeout": 120,
+    "retry": 180,
+    "max_attempts": 3,
+    "save_limit": 500,
+    "catch_up": False,
+    "ack_failures": True,
+    "poll": 0.5,
+    "label": "Tasks",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Security ---------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "portal.logging.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

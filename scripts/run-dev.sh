@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Starts the sandbox upstream, one django-q2 cluster and the web server; Ctrl-C stops all three.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+PORT=${PORT:-8000}
+SANDBOX_PORT=${SANDBOX_PORT:-8010}
+
+export MINIMAX_BASE_URL="http://127.0.0.1:${SANDBOX_PORT}"
+export MINIMAX_CN_BASE_URL="$MINIMAX_BASE_URL"
+# The sandbox can reach us here, so it sends callbacks (input images go as URLs too).
+export PUBLIC_BASE_URL="http://127.0.0.1:${PORT}"
+
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+$PY -m sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --generation-seconds 8 &
+pids+=($!)
+$PY manage.py qcluster &
+pids+=($!)
+$PY manage.py runserver "127.0.0.1:${PORT}" --noreload &
+pids+=($!)
+
+sleep 2
+cat <<TXT
+
+  Video Agent Portal is running: http://127.0.0.1:${PORT}/
+  Demo login: demo / demo-portal-2026   (its vault holds a key for the sandbox upstream)
+  Sandbox upstream: ${MINIMAX_BASE_URL}   Admin: make an admin with
+  .venv/bin/python manage.py createsuperuser
+  Press Ctrl-C to stop.
+
+TXT
+wait -n "${pids[@]}"

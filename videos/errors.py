@@ -1,0 +1,20 @@
+"""Domain errors of the videos app, mapped to form errors, HTTP codes and API answers."""
+
+from __future__ import annotations
+
+
+class JobInputError(ValueError):
+    """Bad input for a new job; `field` names the input, the message says why."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class NoUsableKeyError(Exception):
+    """The caller has no active vault key that fits the template's provider and region."""
+
+
+class JobStateError(Exception):
+    """The job is not in a state that allows the operation (e.g. cancel after submit)."""

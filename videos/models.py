@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Provider, ProviderKey, Region, Team
+
+
+class VideoTemplate(models.Model):
+    """One upstream video template; the catalogue is data, seeded by a migration."""
+
+    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.MINIMAX)
+    # Template ids differ between the global and the mainland China site.
+    region = models.CharField(max_length=10, choices=Region.choices, default=Region.GLOBAL)
+    template_id = models.CharField(max_length=40)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    media_inputs = models.PositiveSmallIntegerField(default=0)
+    text_inputs = models.PositiveSmallIntegerField(default=0)
+    media_label = models.CharField(max_length=100, blank=True, default="Photo")
+    text_label = models.CharField(max_length=100, blank=True)
+    text_placeholder = models.CharField(max_length=100, blank=True)
+    price_cents = models.PositiveIntegerField()
+    is_active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "region", "template_id"], name="videotemplate_upstream_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(media_inputs__gt=0) | Q(text_inputs__gt=0),
+                name="videotemplate_has_inputs",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def price_display(self) -> str:
+        return f"${self.price_cents / 100:.2f}"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SUBMITTING = "submitting", "Submitting"
+    PROCESSING = "processing", "Processing"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+    @classmethod
+    def terminal(cls) -> list[str]:
+        return [cls.SUCCEEDED, cls.FAILED, cls.CANCELED]
+
+    @classmethod
+    def in_flight(cls) -> list[str]:
+        return [cls.QUEUED, cls.SUBMITTING, cls.PROCESSING]
+
+
+def _callback_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Job(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    template = models.ForeignKey(VideoTemplate, on_delete=models.PROTECT, related_name="jobs")
+    # SET_NULL only matters for finished jobs: key_delete refuses while jobs are in flight.
+    key = models.ForeignKey(ProviderKey, null=True, on_delete=models.SET_NULL, related_name="jobs")
+    text_inputs = models.JSONField(default=list, blank=True)
+    # One entry per media input: a public URL passed through, or "" for a stored Attachment.
+    media_urls = models.JSONField(default=list, blank=True)
+    reference = models.CharField(max_length=200, blank=True)
+
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+
+    upstream_task_id = models.CharField(max_length=64, blank=True)
+    upstream_status = models.CharField(max_length=20, blank=True)
+    upstream_video_url = models.URLField(max_length=2000, blank=True)
+    upstream_file_id = models.CharField(max_length=64, blank=True)
+    # Unguessable per-job capability in the upstream's callback URL.
+    callback_token = models.CharField(max_length=64, unique=True, default=_callback_token)
+
+    submit_attempts = models.PositiveSmallIntegerField(default=0)
+    fetch_attempts = models.PositiveSmallIntegerField(default=0)
+    poll_count = models.PositiveIntegerField(default=0)
+    # When the worker should next act: submit a queued job, re-query a processing one.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    cost_cents = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitting_since = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The job list: a team's jobs, newest first.
+            models.Index(fields=["team", "-created_at"], name="job_team_created_idx"),
+            # The sweeper: unfinished jobs whose next action is due.
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                name="job_due_idx",
+                condition=Q(status__in=["queued", "submitting", "processing"]),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["processing", "succeeded"])
+                | Q(upstream_task_id="")
+                | Q(status="failed"),
+                name="job_task_id_only_after_submit",
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="job_progress_at_most_100"),
+            models.CheckConstraint(
+                condition=~Q(status__in=["succeeded", "failed", "canceled"])
+                | Q(finished_at__isnull=False),
+                name="job_terminal_has_finished_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} [{self.status}] {self.id}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in JobStatus.terminal()
+
+    @property
+    def result(self) -> Attachment | None:
+        return self.attachments.filter(kind=AttachmentKind.RESULT).first()
+
+
+class AttachmentKind(models.TextChoices):
+    INPUT = "input", "Input image"
+    RESULT = "result", "Result video"
+    POSTER = "poster", "Poster"
+
+
+def _attachment_path(instance: Attachment, filename: str) -> str:
+    return f"jobs/{instance.job.team_id}/{instance.job_id}/{instance.kind}-{filename}"
+
+
+class Attachment(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="attachments")
+    kind = models.CharField(max_length=10, choices=AttachmentKind.choices)
+    position = models.PositiveSmallIntegerField(default=0)
+    file = models.FileField(upload_to=_attachment_path, max_length=300)
+    content_type = models.CharField(max_length=100)
+    bytes = models.PositiveBigIntegerField(default=0)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "position"]
+        constraints = [
+            # A job has one result video: a second fetch cannot add another.
+            models.UniqueConstraint(
+                fields=["job", "kind", "position"], name="attachment_job_kind_position_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.position} of {self.job_id}"
+
+
+class EventKind(models.TextChoices):
+    STATUS = "status", "Status change"
+    PROGRESS = "progress", "Progress"
+    ERROR = "error", "Error"
+    CALLBACK = "callback", "Upstream callback"
+    VIDEO = "video", "Video stored"
+    NOTE = "note", "Note"
+
+
+class JobEvent(models.Model):
+    """The job's timeline; its id orders events (and is the SSE event id)."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=10, choices=EventKind.choices)
+    status = models.CharField(max_length=12, blank=True)
+    message = models.CharField(max_length=500)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["job", "id"], name="jobevent_job_id_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
