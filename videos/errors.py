@@ -18,3 +18,7 @@ class NoUsableKeyError(Exception):
 
 class JobStateError(Exception):
     """The job is not in a state that allows the operation (e.g. cancel after submit)."""
+
+
+class IdempotencyConflictError(Exception):
+    """The Idempotency-Key was used before with a different request."""

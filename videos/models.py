@@ -82,6 +82,11 @@ class Job(models.Model):
     # One entry per media input: a public URL passed through, or "" for a stored Attachment.
     media_urls = models.JSONField(default=list, blank=True)
     reference = models.CharField(max_length=200, blank=True)
+    # The client's own webhook for this job (JSON API); events are signed and retried.
+    callback_url = models.URLField(max_length=1024, blank=True)
+    # JSON API `Idempotency-Key` header (per team) and a hash of the request it came with.
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True)
 
     status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)
@@ -121,6 +126,12 @@ class Job(models.Model):
             ),
         ]
         constraints = [
+            # Concurrent duplicates of one API request: the database lets exactly one in.
+            models.UniqueConstraint(
+                fields=["team", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="job_team_idempotency_key_uniq",
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=["processing", "succeeded"])
                 | Q(upstream_task_id="")

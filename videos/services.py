@@ -24,7 +24,12 @@ from accounts.selectors import key_default
 from accounts.services import key_mark_invalid
 from accounts.vault import VaultError
 from videos import fetch, inputs, minimax
-from videos.errors import JobInputError, JobStateError, NoUsableKeyError
+from videos.errors import (
+    IdempotencyConflictError,
+    JobInputError,
+    JobStateError,
+    NoUsableKeyError,
+)
 from videos.models import (
     Attachment,
     AttachmentKind,
@@ -35,6 +40,7 @@ from videos.models import (
     VideoTemplate,
 )
 from videos.queue import enqueue
+from videos.signals import job_created, job_status_changed
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +110,16 @@ def job_create(
     media_inputs: list[MediaInput],
     key_id: int | None = None,
     reference: str = "",
+    callback_url: str = "",
+    idempotency_key: str = "",
+    request_hash: str = "",
 ) -> Job:
-    """Validate everything, then store the job and its images and enqueue the submit."""
+    """Validate everything, then store the job and its images and enqueue the submit.
+
+    With an `idempotency_key`, a second call of the team with the same key returns the first
+    job (nothing new is stored, reserved or sent) if `request_hash` matches, and raises
+    IdempotencyConflictError if it does not. The database constraint decides the race.
+    """
     if not template.is_active:
         raise JobInputError("template_id", "this template is not available")
     texts = inputs.check_texts(template, text_inputs)
@@ -115,37 +129,76 @@ def job_create(
     key = _pick_key(user=user, template=template, key_id=key_id)
     checked = [inputs.check_media(f"media_inputs[{i}]", m) for i, m in enumerate(media_inputs)]
 
+    if idempotency_key:
+        existing = _job_for_idempotency_key(team, idempotency_key, request_hash)
+        if existing:
+            return existing
     now = timezone.now()
-    with transaction.atomic():
-        job = Job.objects.create(
-            team=team,
-            created_by=user,
-            template=template,
-            key=key,
-            text_inputs=texts,
-            media_urls=[m.url for m in media_inputs],
-            reference=reference,
-            cost_cents=template.price_cents,
-            next_attempt_at=now,
-        )
-        for position, (media, image) in enumerate(zip(media_inputs, checked, strict=True)):
-            if media.upload is None:
-                continue
-            attachment = Attachment(
-                job=job,
-                kind=AttachmentKind.INPUT,
-                position=position,
-                content_type=image.content_type,
-                bytes=image.bytes,
-                width=image.width,
-                height=image.height,
+    try:
+        with transaction.atomic():
+            job = _job_create_row(
+                team=team,
+                created_by=user,
+                template=template,
+                key=key,
+                text_inputs=texts,
+                media_urls=[m.url for m in media_inputs],
+                reference=reference,
+                callback_url=callback_url,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                cost_cents=template.price_cents,
+                next_attempt_at=now,
             )
-            ext = image.content_type.split("/")[1].replace("jpeg", "jpg")
-            attachment.file.save(f"{position}.{ext}", media.upload, save=False)
-            attachment.save()
-        _event(job.id, EventKind.STATUS, "Job queued", status=JobStatus.QUEUED)
-        enqueue("videos.tasks.submit_job", job.id)
+            _store_inputs(job, media_inputs, checked)
+            _event(job.id, EventKind.STATUS, "Job queued", status=JobStatus.QUEUED)
+            job_created.send(sender=Job, job=job)
+            enqueue("videos.tasks.submit_job", job.id)
+    except _DuplicateRequest:
+        # A concurrent twin committed first; answer with its job.
+        return _job_for_idempotency_key(team, idempotency_key, request_hash)
     return job
+
+
+class _DuplicateRequest(Exception):
+    pass
+
+
+def _job_create_row(**fields) -> Job:
+    if not fields["idempotency_key"]:
+        return Job.objects.create(**fields)
+    try:
+        with transaction.atomic():  # a savepoint: the unique violation must not poison the rest
+            return Job.objects.create(**fields)
+    except IntegrityError:
+        raise _DuplicateRequest from None
+
+
+def _job_for_idempotency_key(team, idempotency_key: str, request_hash: str) -> Job | None:
+    job = Job.objects.filter(team=team, idempotency_key=idempotency_key).first()
+    if job is not None and job.request_hash != request_hash:
+        raise IdempotencyConflictError(
+            "this Idempotency-Key was already used with a different request body"
+        )
+    return job
+
+
+def _store_inputs(job: Job, media_inputs: list[MediaInput], checked: list) -> None:
+    for position, (media, image) in enumerate(zip(media_inputs, checked, strict=True)):
+        if media.upload is None:
+            continue
+        attachment = Attachment(
+            job=job,
+            kind=AttachmentKind.INPUT,
+            position=position,
+            content_type=image.content_type,
+            bytes=image.bytes,
+            width=image.width,
+            height=image.height,
+        )
+        ext = image.content_type.split("/")[1].replace("jpeg", "jpg")
+        attachment.file.save(f"{position}.{ext}", media.upload, save=False)
+        attachment.save()
 
 
 def job_cancel(*, job: Job) -> Job:
@@ -174,6 +227,7 @@ def _finish(job_id, from_statuses: list[str], status: str, *, message: str, **fi
         if fields.get("error_code"):
             data["error"] = {"code": fields["error_code"], "message": fields["error_message"]}
         _event(job_id, EventKind.STATUS, message, status=status, **data)
+        job_status_changed.send(sender=Job, job_id=job_id, status=status, previous=from_statuses)
     logger.info("job %s -> %s", job_id, status)
     return True
 
@@ -255,6 +309,12 @@ def job_submit(*, job_id) -> None:
                 "Accepted by MiniMax",
                 status=JobStatus.PROCESSING,
                 task_id=task_id,
+            )
+            job_status_changed.send(
+                sender=Job,
+                job_id=job.id,
+                status=JobStatus.PROCESSING,
+                previous=[JobStatus.SUBMITTING],
             )
         else:
             # The reconciler requeued us while the create was in flight; the upstream has
