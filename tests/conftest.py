@@ -158,3 +158,18 @@ def make_job(team, owner, key, diving, png, django_capture_on_commit_callbacks, 
             return job_create(**kwargs)
 
     return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgres` (races, select_for_update) run in the `make test-services` leg."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        return
+    skip = pytest.mark.skip(
+        reason="needs PostgreSQL (select_for_update and real concurrency); "
+        "runs in `make test-services`"
+    )
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
