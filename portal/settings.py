@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django_q",
     "accounts",
     "videos",
+    "billing",
 ]
 
 MIDDLEWARE = [
@@ -192,6 +193,18 @@ JOB_PROCESSING_DEADLINE_SECONDS = env_int("JOB_PROCESSING_DEADLINE_SECONDS", 24 
 JOB_SUBMITTING_STUCK_SECONDS = env_int("JOB_SUBMITTING_STUCK_SECONDS", 300)
 JOB_FETCH_MAX_ATTEMPTS = env_int("JOB_FETCH_MAX_ATTEMPTS", 8)
 JOBS_PER_PAGE = 20
+
+# --- Teams, quotas and billing ------------------------------------------------------------
+# The plan a new team starts on (made by billing's data migration; edit it in the admin after).
+# Generous enough to make videos at once; money is in integer cents.
+DEFAULT_PLAN_VIDEOS = env_int("DEFAULT_PLAN_VIDEOS", 100)
+DEFAULT_PLAN_BUDGET_CENTS = env_int("DEFAULT_PLAN_BUDGET_CENTS", 10_000)
+DEFAULT_PLAN_MAX_CONCURRENT = env_int("DEFAULT_PLAN_MAX_CONCURRENT", 25)
+# An invitation link works once, until it expires.
+INVITATION_EXPIRY_DAYS = env_int("INVITATION_EXPIRY_DAYS", 7)
+# Invitation emails: printed on the console unless a real backend is configured.
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Video Agent Portal <noreply@localhost>")
 
 # --- Background work (django-q2) -------------------------------------------------------
 REDIS_URL = env("REDIS_URL")

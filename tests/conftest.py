@@ -61,13 +61,22 @@ def key(owner):
 
 
 @pytest.fixture
-def diving(db):
-    return VideoTemplate.objects.get(template_id=DIVING)
+def catalogue(db):
+    """The seeded catalogue (re-seeded: transactional tests flush the migration's rows)."""
+    from videos.catalogue import seed_templates
+
+    seed_templates(VideoTemplate)
+    return VideoTemplate.objects.all()
 
 
 @pytest.fixture
-def run_for_life(db):
-    return VideoTemplate.objects.get(template_id=RUN_FOR_LIFE)
+def diving(catalogue):
+    return catalogue.get(template_id=DIVING)
+
+
+@pytest.fixture
+def run_for_life(catalogue):
+    return catalogue.get(template_id=RUN_FOR_LIFE)
 
 
 @pytest.fixture

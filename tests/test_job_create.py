@@ -8,7 +8,7 @@ from accounts.services import key_store
 from tests.conftest import ART_FONTS, make_image
 from videos.errors import JobInputError, NoUsableKeyError
 from videos.models import Job, JobEvent, JobStatus, VideoTemplate
-from videos.services import MediaInput, job_create
+from videos.services import MediaInput
 
 
 def upload(data: bytes, name: str = "me.png") -> MediaInput:
@@ -106,7 +106,7 @@ def test_it_refuses_an_inactive_template(make_job, diving):
     assert error.value.field == "template_id"
 
 
-def test_it_takes_text_only_templates(make_job):
+def test_it_takes_text_only_templates(make_job, catalogue):
     fonts = VideoTemplate.objects.get(template_id=ART_FONTS)
     job = make_job(template=fonts, text_inputs=["  Hello  "], media_inputs=[])
     assert job.text_inputs == ["Hello"]

@@ -26,10 +26,16 @@ def test_it_sends_the_job_and_keeps_the_task_id(make_job, upstream, png, key):
     assert call["headers"]["Authorization"] == "Bearer sk-test-owner-secret-5678"
     body = call["json"]
     assert body["template_id"] == "392747428568649728"
-    assert body["media_inputs"] == [{"value": "data:image/png;base64," + base64.b64encode(png).decode()}]
+    assert body["media_inputs"] == [
+        {"value": "data:image/png;base64," + base64.b64encode(png).decode()}
+    ]
     assert "callback_url" not in body and "text_inputs" not in body
     assert call["timeout"] == (5, 30)
-    assert list(job.events.values_list("status", flat=True)) == ["queued", "submitting", "processing"]
+    assert list(job.events.values_list("status", flat=True)) == [
+        "queued",
+        "submitting",
+        "processing",
+    ]
 
 
 def test_it_sends_a_callback_url_and_image_urls_when_reachable(make_job, upstream, settings):
@@ -64,8 +70,14 @@ def test_it_does_not_submit_a_canceled_or_not_yet_due_job(make_job, upstream):
 @pytest.mark.parametrize(
     "answer",
     [
-        code(1000), code(1001), code(1002), code(1024), code(1033), code(2045),
-        FakeResponse(status_code=502, body={}), FakeResponse(status_code=429, body={}),
+        code(1000),
+        code(1001),
+        code(1002),
+        code(1024),
+        code(1033),
+        code(2045),
+        FakeResponse(status_code=502, body={}),
+        FakeResponse(status_code=429, body={}),
         TIMEOUT("read timed out"),
     ],
 )

@@ -7,7 +7,7 @@ from tests.conftest import make_image
 from videos.models import Job, JobStatus, VideoTemplate
 
 
-def test_it_shows_every_active_template_with_its_inputs(owner_client):
+def test_it_shows_every_active_template_with_its_inputs(owner_client, catalogue):
     response = owner_client.get(reverse("videos:gallery"))
     assert response.status_code == 200
     body = response.content.decode()
@@ -43,9 +43,7 @@ def test_it_creates_a_job_from_the_form(owner_client, key, diving, png, enqueued
     assert job.attachments.get().width == 640
 
 
-def test_it_names_the_field_and_rule_for_a_bad_image_and_creates_nothing(
-    owner_client, key, diving
-):
+def test_it_names_the_field_and_rule_for_a_bad_image_and_creates_nothing(owner_client, key, diving):
     tiny = SimpleUploadedFile("me.png", make_image(200, 200), content_type="image/png")
     response = owner_client.post(
         reverse("videos:job_new", args=[diving.pk]), {"media_0": tiny, "key": key.pk}

@@ -507,7 +507,8 @@ def _store_result(job: Job, stored: fetch.Downloaded) -> None:
             _event(
                 job.id,
                 EventKind.VIDEO,
-                "Video stored",
+                f"Video stored ({stored.bytes / 1024:.0f} KB"
+                + (f", {stored.duration_s:.1f} s)" if stored.duration_s else ")"),
                 status=JobStatus.SUCCEEDED,
                 bytes=stored.bytes,
                 content_type=stored.content_type,

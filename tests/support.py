@@ -1,0 +1,77 @@
+"""Running a real django-q2 cluster in another process against the test database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_database_url() -> str:
+    """The URL of the database this test runs on, for a subprocess to share it."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}{port}/{db['NAME']}"
+
+
+@contextmanager
+def qcluster(**env_overrides: str):
+    """A `manage.py qcluster` process sharing this test's database, storage and upstream."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "MINIMAX_BASE_URL": settings.MINIMAX_BASE_URL,
+        "MINIMAX_CN_BASE_URL": settings.MINIMAX_CN_BASE_URL,
+        "PUBLIC_BASE_URL": settings.PUBLIC_BASE_URL,
+        "PYTHONUNBUFFERED": "1",
+        **env_overrides,
+    }
+    log = open(ROOT / f".qcluster-{os.getpid()}.log", "w+")  # noqa: SIM115 (read on failure)
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.seek(0)
+        output = log.read()
+        log.close()
+        os.unlink(log.name)
+        if proc.returncode not in (0, -15, -9):
+            print(output)
+
+
+def wait_for(predicate, *, timeout: float = 60, interval: float = 0.25, what: str = "condition"):
+    """Bounded wait for work done by another process (not a sleep standing in for a fact)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

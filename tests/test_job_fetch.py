@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from tests.fakes import MP4, TIMEOUT, FakeResponse, code, ok
+from videos import fetch, services
+from videos.models import Attachment, AttachmentKind, Job, JobStatus
+
+VIDEO_URL = "https://cdn.example/out/v.mp4"
+
+
+@pytest.fixture
+def succeeded_upstream(make_job, enqueued):
+    """A processing job whose upstream task succeeded with a video_url."""
+    job = make_job()
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.PROCESSING,
+        upstream_task_id="T1",
+        upstream_status="Success",
+        upstream_video_url=VIDEO_URL,
+        submitted_at=timezone.now(),
+    )
+    job.refresh_from_db()
+    enqueued.clear()
+    return job
+
+
+def video(**headers) -> FakeResponse:
+    return FakeResponse(content=MP4, headers={"Content-Type": "video/mp4", **headers})
+
+
+def test_it_streams_the_video_into_storage_and_finishes_the_job(succeeded_upstream, upstream):
+    upstream.on("/out/v.mp4", video())
+    services.job_fetch(job_id=succeeded_upstream.id)
+    job = Job.objects.get()
+    assert job.status == JobStatus.SUCCEEDED and job.progress == 100
+    result = job.result
+    assert (result.bytes, result.content_type, result.duration_s) == (len(MP4), "video/mp4", 3.0)
+    assert result.file.read() == MP4
+    call = upstream.calls_to("/out/v.mp4")[0]
+    assert call["stream"] is True and "Authorization" not in call["headers"]  # no key to the CDN
+    assert job.events.filter(kind="video").count() == 1
+
+
+def test_it_does_nothing_on_a_second_fetch(succeeded_upstream, upstream):
+    upstream.on("/out/v.mp4", video())
+    services.job_fetch(job_id=succeeded_upstream.id)
+    services.job_fetch(job_id=succeeded_upstream.id)
+    assert len(upstream.calls_to("/out/v.mp4")) == 1
+    assert Attachment.objects.filter(kind=AttachmentKind.RESULT).count() == 1
+
+
+def test_it_keeps_the_first_copy_when_two_fetches_race(succeeded_upstream, upstream, monkeypatch):
+    """Both fetches downloaded; the one that finishes second drops its file."""
+    upstream.on("/out/v.mp4", video())
+    real_finish = services._finish
+
+    def finish_after_a_twin(job_id, *args, **kwargs):
+        Job.objects.filter(pk=job_id).update(status=JobStatus.SUCCEEDED, finished_at=timezone.now())
+        return real_finish(job_id, *args, **kwargs)
+
+    monkeypatch.setattr(services, "_finish", finish_after_a_twin)
+    services.job_fetch(job_id=succeeded_upstream.id)
+    assert not Attachment.objects.filter(kind=AttachmentKind.RESULT).exists()
+    assert Job.objects.get().events.filter(kind="video").count() == 0
+
+
+def test_it_uses_files_retrieve_for_a_file_id(succeeded_upstream, upstream):
+    Job.objects.filter(pk=succeeded_upstream.pk).update(
+        upstream_video_url="", upstream_file_id="F9"
+    )
+    upstream.on(
+        "/v1/files/retrieve",
+        ok(file={"file_id": "F9", "bytes": len(MP4), "download_url": "https://cdn.example/f.mp4"}),
+    )
+    upstream.on("/f.mp4", video())
+    services.job_fetch(job_id=succeeded_upstream.id)
+    assert Job.objects.get().status == JobStatus.SUCCEEDED
+    assert upstream.calls_to("/v1/files/retrieve")[0]["params"] == {"file_id": "F9"}
+
+
+@pytest.mark.parametrize("answer", [FakeResponse(status_code=403, body={}), TIMEOUT("slow")])
+def test_it_asks_again_for_a_fresh_url_when_the_download_fails(
+    succeeded_upstream, upstream, answer
+):
+    upstream.on("/out/v.mp4", answer)
+    services.job_fetch(job_id=succeeded_upstream.id)
+    job = Job.objects.get()
+    assert job.status == JobStatus.PROCESSING
+    assert (job.upstream_status, job.upstream_video_url, job.fetch_attempts) == ("", "", 1)
+    assert job.next_attempt_at > timezone.now()
+    assert job.events.last().kind == "error"
+
+
+def test_it_gives_up_after_the_last_download_attempt(succeeded_upstream, upstream, settings):
+    settings.JOB_FETCH_MAX_ATTEMPTS = 1
+    upstream.on("/out/v.mp4", FakeResponse(status_code=404, body={}))
+    services.job_fetch(job_id=succeeded_upstream.id)
+    job = Job.objects.get()
+    assert job.status == JobStatus.FAILED and job.error_code == "fetch"
+
+
+def test_it_fails_when_files_retrieve_is_refused_for_good(succeeded_upstream, upstream):
+    Job.objects.filter(pk=succeeded_upstream.pk).update(
+        upstream_video_url="", upstream_file_id="F9"
+    )
+    upstream.on("/v1/files/retrieve", code(2013, "file not found"))
+    services.job_fetch(job_id=succeeded_upstream.id)
+    assert Job.objects.get().status == JobStatus.FAILED
+
+
+def test_it_skips_jobs_not_ready_to_fetch(make_job, upstream):
+    job = make_job()
+    services.job_fetch(job_id=job.id)
+    assert upstream.calls == [] and Job.objects.get().status == JobStatus.QUEUED
+
+
+def test_it_reads_the_duration_of_a_real_mp4():
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parent.parent / "sandbox" / "assets" / "sample.mp4"
+    with sample.open("rb") as fh:
+        assert fetch.mp4_duration(fh) == pytest.approx(3.0, abs=0.1)
+
+
+def test_it_gives_no_duration_for_a_file_that_is_not_mp4():
+    import io
+
+    assert fetch.mp4_duration(io.BytesIO(b"not a video at all")) is None
