@@ -28,9 +28,11 @@ def make_image(width: int = 640, height: int = 480, fmt: str = "PNG") -> bytes:
 
 
 @pytest.fixture(autouse=True)
-def _media_root(settings, tmp_path):
+def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PUBLIC_BASE_URL = ""
+    # Real hashing costs ~0.3 s per user; the tests are about the portal, not PBKDF2.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -151,9 +151,7 @@ def test_it_lets_the_requery_decide_after_a_push(
 ):
     # The push says "failed", the upstream (asked with the owner's key) says "Processing".
     push(api_client, processing_job, "failed", django_capture_on_commit_callbacks)
-    upstream.on(
-        "/v1/query/video_template_generation", ok(task_id=TASK_ID, status="Processing")
-    )
+    upstream.on("/v1/query/video_template_generation", ok(task_id=TASK_ID, status="Processing"))
     [(_, args, kwargs)] = enqueued
     services.job_poll(job_id=args[0], **kwargs)
     processing_job.refresh_from_db()

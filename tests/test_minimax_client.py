@@ -331,7 +331,10 @@ def test_it_parses_a_file_answer(client, upstream):
     )
     info = client.retrieve_file(file_id="77")
     assert info == minimax.FileInfo(
-        file_id="77", download_url="https://cdn.test/output.mp4?sig=1", bytes=1234, filename="output.mp4"
+        file_id="77",
+        download_url="https://cdn.test/output.mp4?sig=1",
+        bytes=1234,
+        filename="output.mp4",
     )
     assert upstream.calls[0]["params"] == {"file_id": "77"}
 

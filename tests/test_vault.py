@@ -178,7 +178,7 @@ def test_it_fails_the_rotation_and_changes_nothing_when_a_key_cannot_be_decrypte
 def run_portal(args: list[str], **env: str) -> subprocess.CompletedProcess:
     clean = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/tmp"),
+        "HOME": os.environ.get("HOME", str(BASE_DIR)),
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "PYTHONPATH": str(BASE_DIR),
         **env,

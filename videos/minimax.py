@@ -14,6 +14,8 @@ from enum import Enum
 import requests
 from django.conf import settings
 
+from portal.logging import redact
+
 logger = logging.getLogger(__name__)
 
 # Retry later: the upstream is busy or hiccuped.
@@ -178,7 +180,9 @@ class MiniMaxClient:
                 "bad_answer", "The upstream answer was not JSON.", trace_id
             ) from None
         if code != 0:
-            error = classify(code, str(base.get("status_msg", ""))[:200], trace_id)
+            # The message is shown to users: never let it carry our own key back to them.
+            message = redact(str(base.get("status_msg", "")).replace(self._api_key, "[redacted]"))
+            error = classify(code, message[:200], trace_id)
             logger.warning("minimax %s %s failed: %s trace_id=%s", method, path, error, trace_id)
             raise error
         body["_trace_id"] = trace_id
