@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 SANDBOX_PORT ?= 8010
 
-.PHONY: run test lint format migrate seed clean
+.PHONY: run test test-services run-prod-like lint format migrate seed clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,17 @@ format: $(VENV)/.installed
 test: $(VENV)/.installed lint
 	bash scripts/ensure-chromium.sh
 	DJANGO_ALLOW_ASYNC_UNSAFE=true $(PY) -m pytest
+
+# The production leg: PostgreSQL + the Redis broker + S3 (moto). Machine services when they
+# answer, private ones otherwise; see scripts/services.sh.
+test-services: $(VENV)/.installed
+	bash scripts/ensure-chromium.sh
+	bash scripts/test-services.sh $(PYTEST_ARGS)
+
+# The production topology on one machine for a try-out: gunicorn, 2 clusters, Redis,
+# PostgreSQL, moto and the sandbox upstream (docs/deploy.md). Ctrl-C stops everything.
+run-prod-like: $(VENV)/.installed
+	PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) bash scripts/run-prod-like.sh
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .test-db.sqlite3* media staticfiles

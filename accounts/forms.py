@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
 
-from accounts.models import Provider, Region
+from accounts.models import Provider, Region, Role
 
 
 class SignUpForm(UserCreationForm):
@@ -25,3 +25,22 @@ class KeyForm(forms.Form):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="Stored encrypted; only its last 4 characters are ever shown again.",
     )
+
+
+class TeamCreateForm(forms.Form):
+    name = forms.CharField(max_length=100, label="Team name")
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(
+        help_text="They join when they accept with an account of this address."
+    )
+    role = forms.ChoiceField(
+        choices=[(Role.MEMBER, Role.MEMBER.label), (Role.ADMIN, Role.ADMIN.label)],
+        initial=Role.MEMBER,
+        help_text="Admins can invite people and manage members, the plan and caps.",
+    )
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Case, QuerySet, Value, When
 
-from accounts.models import KeyStatus, ProviderKey, Team
+from accounts.models import Invitation, KeyStatus, Membership, ProviderKey, Role, Team
 
 SESSION_TEAM_KEY = "team_id"
 
@@ -38,3 +38,32 @@ def key_default(*, user, provider: str, region: str) -> ProviderKey | None:
         .filter(provider=provider, region=region, status=KeyStatus.ACTIVE)
         .first()
     )
+
+
+def team_for_member(*, user, team_id: int) -> Team:
+    """One of the user's teams, else 404 (another team's pages never say it exists)."""
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(teams_for_user(user=user), pk=team_id)
+
+
+def membership_of(*, team: Team, user) -> Membership | None:
+    return Membership.objects.filter(team=team, user=user).first()
+
+
+def members_of(*, team: Team) -> QuerySet[Membership]:
+    rank = Case(
+        When(role=Role.OWNER, then=Value(0)),
+        When(role=Role.ADMIN, then=Value(1)),
+        default=Value(2),
+    )
+    return (
+        Membership.objects.filter(team=team).select_related("user").order_by(rank, "user__username")
+    )
+
+
+def invitations_open(*, team: Team) -> QuerySet[Invitation]:
+    """Invitations not accepted or withdrawn (expired ones too, so they can be re-sent)."""
+    return Invitation.objects.filter(
+        team=team, accepted_at__isnull=True, revoked_at__isnull=True
+    ).select_related("invited_by")

@@ -3,24 +3,45 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import services
-from accounts.forms import KeyForm, SignUpForm
-from accounts.selectors import keys_for_user
+from accounts.forms import InviteForm, KeyForm, RoleForm, SignUpForm, TeamCreateForm
+from accounts.models import Role
+from accounts.selectors import (
+    SESSION_TEAM_KEY,
+    current_team,
+    invitations_open,
+    keys_for_user,
+    members_of,
+    membership_of,
+    team_for_member,
+)
+
+
+def _safe_next(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    ok = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if ok else ""
 
 
 def signup(request):
     if request.user.is_authenticated:
         return redirect("videos:gallery")
     form = SignUpForm(request.POST or None)
+    next_url = _safe_next(request)  # e.g. back to an invitation link
     if request.method == "POST" and form.is_valid():
         user = form.save()  # the post_save signal gives the user a personal team
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, "Welcome! Add your MiniMax API key to start making videos.")
-        return redirect("accounts:keys")
-    return render(request, "accounts/signup.html", {"form": form})
+        return redirect(next_url or "accounts:keys")
+    return render(request, "accounts/signup.html", {"form": form, "next": next_url})
 
 
 @login_required
@@ -50,3 +71,183 @@ def key_delete(request, key_id: int):
     else:
         messages.success(request, f"Key “{key.label}” deleted.")
     return redirect("accounts:keys")
+
+
+# --- Teams --------------------------------------------------------------------------------
+
+
+@login_required
+def teams(request):
+    """The user's teams (switch between them) and a form to start a new one."""
+    form = TeamCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            team = services.team_create(name=form.cleaned_data["name"], owner=request.user)
+        except services.TeamInputError as exc:
+            form.add_error("name", exc.message)
+        else:
+            request.session[SESSION_TEAM_KEY] = team.pk
+            messages.success(request, f"Team “{team.name}” created; you are working in it now.")
+            return redirect("accounts:team_detail", team_id=team.pk)
+    memberships = request.user.memberships.select_related("team").order_by("team__name")
+    return render(request, "accounts/teams.html", {"form": form, "memberships": memberships})
+
+
+@login_required
+def team_current(request):
+    return redirect("accounts:team_detail", team_id=current_team(request).pk)
+
+
+@login_required
+def team_detail(request, team_id: int):
+    from billing.views import team_plan_context
+
+    team = team_for_member(user=request.user, team_id=team_id)
+    me = membership_of(team=team, user=request.user)
+    can_manage = me.role in services.MANAGER_ROLES
+    context = {
+        "team": team,
+        "me": me,
+        "can_manage": can_manage,
+        "members": members_of(team=team),
+        "invitations": invitations_open(team=team) if can_manage else [],
+        "invite_form": InviteForm(),
+        "roles": Role.choices,
+        "now": timezone.now(),
+        "invite_link": request.session.pop("invite_link", ""),
+        **team_plan_context(team=team, can_manage=can_manage),
+    }
+    return render(request, "accounts/team_detail.html", context)
+
+
+@login_required
+@require_POST
+def team_switch(request, team_id: int):
+    team = team_for_member(user=request.user, team_id=team_id)
+    request.session[SESSION_TEAM_KEY] = team.pk
+    messages.success(request, f"You are working in “{team.name}” now.")
+    return redirect(_safe_next(request) or "videos:job_list")
+
+
+@login_required
+@require_POST
+def team_invite(request, team_id: int):
+    team = team_for_member(user=request.user, team_id=team_id)
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {' '.join(errors)}")
+        return redirect("accounts:team_detail", team_id=team.pk)
+    try:
+        invitation, link = services.invitation_create(
+            team=team,
+            by=request.user,
+            base_url=request.build_absolute_uri("/"),
+            **form.cleaned_data,
+        )
+    except services.TeamPermissionError as exc:
+        raise PermissionDenied(str(exc)) from None
+    except services.TeamInputError as exc:
+        messages.error(request, f"{exc.field}: {exc.message}")
+    else:
+        # Only a hash is stored, so this is the one time the link can be shown.
+        request.session["invite_link"] = link
+        messages.success(request, f"Invitation sent to {invitation.email}.")
+    return redirect("accounts:team_detail", team_id=team.pk)
+
+
+@login_required
+@require_POST
+def invitation_revoke(request, team_id: int, invitation_id: int):
+    team = team_for_member(user=request.user, team_id=team_id)
+    invitation = get_object_or_404(team.invitations, pk=invitation_id)
+    try:
+        services.invitation_revoke(invitation=invitation, by=request.user)
+    except services.TeamPermissionError as exc:
+        raise PermissionDenied(str(exc)) from None
+    messages.success(request, f"Invitation to {invitation.email} withdrawn.")
+    return redirect("accounts:team_detail", team_id=team.pk)
+
+
+@login_required
+@require_POST
+def member_role(request, team_id: int, membership_id: int):
+    team = team_for_member(user=request.user, team_id=team_id)
+    membership = get_object_or_404(team.memberships.select_related("user"), pk=membership_id)
+    form = RoleForm(request.POST)
+    role = form.cleaned_data["role"] if form.is_valid() else request.POST.get("role", "")
+    try:
+        membership = services.membership_change_role(
+            membership=membership, role=role, by=request.user
+        )
+    except services.TeamPermissionError as exc:
+        raise PermissionDenied(str(exc)) from None
+    except services.TeamInputError as exc:
+        messages.error(request, f"{exc.field}: {exc.message}")
+    else:
+        messages.success(
+            request, f"{membership.user.get_username()} is now {membership.get_role_display()}."
+        )
+    return redirect("accounts:team_detail", team_id=team.pk)
+
+
+@login_required
+@require_POST
+def member_remove(request, team_id: int, membership_id: int):
+    team = team_for_member(user=request.user, team_id=team_id)
+    membership = get_object_or_404(team.memberships.select_related("user"), pk=membership_id)
+    leaving = membership.user_id == request.user.pk
+    try:
+        services.membership_remove(membership=membership, by=request.user)
+    except services.TeamPermissionError as exc:
+        raise PermissionDenied(str(exc)) from None
+    except services.TeamInputError as exc:
+        messages.error(request, exc.message)
+        return redirect("accounts:team_detail", team_id=team.pk)
+    if leaving:
+        request.session.pop(SESSION_TEAM_KEY, None)
+        messages.success(request, f"You left “{team.name}”.")
+        return redirect("accounts:teams")
+    messages.success(request, f"{membership.user.get_username()} was removed from the team.")
+    return redirect("accounts:team_detail", team_id=team.pk)
+
+
+# --- Invitations --------------------------------------------------------------------------
+
+
+def invitation(request, token: str):
+    """The emailed link: shows what it is, and joins the team on POST (once)."""
+    found = services.invitation_for_token(token)
+    if found is None:
+        return render(
+            request,
+            "accounts/invitation.html",
+            {"error": "This invitation link is not valid."},
+            status=404,
+        )
+    if not request.user.is_authenticated:
+        return render(
+            request, "accounts/invitation.html", {"invitation": found, "next": request.path}
+        )
+    if request.method == "POST":
+        try:
+            membership = services.invitation_accept(token=token, user=request.user)
+        except services.InvitationError as exc:
+            return render(
+                request,
+                "accounts/invitation.html",
+                {"invitation": found, "error": str(exc)},
+                status=400,
+            )
+        request.session[SESSION_TEAM_KEY] = membership.team_id
+        messages.success(
+            request, f"Welcome to “{membership.team.name}”; you are working in it now."
+        )
+        return redirect("accounts:team_detail", team_id=membership.team_id)
+    state = found.state(timezone.now())
+    wrong_email = (request.user.email or "").strip().lower() != found.email
+    return render(
+        request,
+        "accounts/invitation.html",
+        {"invitation": found, "state": state, "wrong_email": wrong_email},
+    )

@@ -16,6 +16,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -41,10 +43,36 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
 
+# Production (DJANGO_DEBUG=false) has no safe default for these. Every missing or unusable
+# one is named in a single error, so an operator fixes them in one go, not one per restart.
+# Values are never echoed. See docs/deploy.md for what each one is.
+REQUIRED_IN_PRODUCTION = ("DJANGO_SECRET_KEY", "VAULT_KEYS")
+
+
+def _production_problems() -> list[str]:
+    from cryptography.fernet import Fernet
+
+    problems = [f"{name} is not set" for name in REQUIRED_IN_PRODUCTION if not env_list(name)]
+    for key in env_list("VAULT_KEYS"):
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            problems.append("VAULT_KEYS holds a value that is not a Fernet key")
+            break
+    return problems
+
+
+if not DEBUG and (_problems := _production_problems()):
+    raise ImproperlyConfigured(
+        "Cannot start with DJANGO_DEBUG=false: "
+        + "; ".join(_problems)
+        + ". Set them in the environment (docs/deploy.md lists every setting)."
+    )
+
 _DEV_SECRET = "dev-only-insecure-secret-key-change-me-in-production"  # noqa: S105
 SECRET_KEY = env("DJANGO_SECRET_KEY", _DEV_SECRET if DEBUG else "")
-if not DEBUG and not SECRET_KEY:
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=false")
+# Old keys still accepted for sessions and signed links while a new SECRET_KEY rolls out.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 
@@ -56,13 +84,26 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    # Serves the API docs' Swagger UI from our own static files, not a CDN (works offline).
+    "ninja",
     "accounts",
     "videos",
     "billing",
+    "integrations",
+    "portal.apps.PortalConfig",
 ]
 
 MIDDLEWARE = [
+    # First: probes are answered before host checks and the https redirect (portal/health.py).
+    "portal.health.HealthCheckMiddleware",
+    # A trace id for every log line of the request (and one request line in production).
+    "portal.logging.RequestLogMiddleware",
+    # Outside the rest, so it sees every answer: under /api/ even Django's own 400/404/405/500
+    # pages become JSON.
+    "integrations.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from the web process, compressed and cached forever by hash.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -93,7 +134,11 @@ TEMPLATES = [
 # SQLite by default; DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/portal) for production.
 DATABASES = {
     "default": dj_database_url.parse(
-        env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60
+        env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=60,
+        # A persistent connection the database dropped (failover, restart) is replaced
+        # before the request uses it, not discovered by a 500.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -131,7 +176,11 @@ LOGOUT_REDIRECT_URL = "login"
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `manage.py collectstatic` fills it on every release (docs/deploy.md); whitenoise serves it.
+STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# Development and tests read static files from their app folders as they change.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
@@ -140,17 +189,31 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+if not DEBUG:
+    # Hashed names (cached for a year by browsers and CDNs) plus gzip/brotli copies.
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 S3_BUCKET = env("S3_BUCKET")
+S3_ENDPOINT_URL = env("S3_ENDPOINT_URL")
+# Lifetime of the signed links to stored files: long enough to start playing, short enough
+# that a leaked link is soon useless (each page view signs a new one).
+S3_URL_EXPIRE_SECONDS = env_int("S3_URL_EXPIRE_SECONDS", 300)
 if S3_BUCKET:
+    # Credentials come the AWS way (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, an instance
+    # role, ...), never through settings. The bucket stays private: no ACL is set on objects
+    # (the bucket's owner-only default applies) and every URL handed out is signed and
+    # short-lived (videos.views.job_video).
     STORAGES["default"] = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": S3_BUCKET,
-            "endpoint_url": env("S3_ENDPOINT_URL") or None,
+            "endpoint_url": S3_ENDPOINT_URL or None,
             "region_name": env("S3_REGION", "us-east-1"),
+            "signature_version": "s3v4",
+            # Path style works with every S3-compatible server (MinIO, moto, Ceph) as well.
+            "addressing_style": env("S3_ADDRESSING_STYLE", "path"),
             "default_acl": None,
             "querystring_auth": True,
-            "querystring_expire": env_int("S3_URL_EXPIRE_SECONDS", 300),
+            "querystring_expire": S3_URL_EXPIRE_SECONDS,
             "file_overwrite": False,
         },
     }
@@ -194,6 +257,20 @@ JOB_SUBMITTING_STUCK_SECONDS = env_int("JOB_SUBMITTING_STUCK_SECONDS", 300)
 JOB_FETCH_MAX_ATTEMPTS = env_int("JOB_FETCH_MAX_ATTEMPTS", 8)
 JOBS_PER_PAGE = 20
 
+# --- JSON API and outgoing webhooks (integrations/) --------------------------------------
+# Webhook callback URLs must resolve to public addresses; tests and local demos may allow
+# private ones (127.0.0.1, 10.x, ...). Never turn this on where users are not trusted.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+# (connect, read) seconds for every webhook POST.
+WEBHOOK_TIMEOUT = (env_int("WEBHOOK_CONNECT_TIMEOUT", 5), env_int("WEBHOOK_READ_TIMEOUT", 10))
+# After a rotation the old whsec_ secret signs too, for this long.
+WEBHOOK_SECRET_OVERLAP_SECONDS = env_int("WEBHOOK_SECRET_OVERLAP_SECONDS", 24 * 3600)
+# Server-sent events: look at the database this often, ping idle streams, and end a stream
+# after SSE_MAX_SECONDS (the client reconnects with Last-Event-ID) so no thread is held long.
+SSE_POLL_SECONDS = float(env("SSE_POLL_SECONDS", "1.0"))
+SSE_HEARTBEAT_SECONDS = float(env("SSE_HEARTBEAT_SECONDS", "15"))
+SSE_MAX_SECONDS = float(env("SSE_MAX_SECONDS", "300"))
+
 # --- Teams, quotas and billing ------------------------------------------------------------
 # The plan a new team starts on (made by billing's data migration; edit it in the admin after).
 # Generous enough to make videos at once; money is in integer cents.
@@ -209,6 +286,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Video Agent Portal <noreply@loca
 # --- Background work (django-q2) -------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
 Q_CLUSTER = {
+    # The Redis queue is named after it (django_q:<name>:q) and task packages are signed with
+    # it: every web and worker host of one site must use the same name. Two sites (or two
+    # test runs) sharing one Redis need different names.
     "name": env("Q_CLUSTER_NAME", "portal"),
     "workers": env_int("Q_WORKERS", 2),
     # A task is killed after `timeout` and handed out again after `retry`; retry must be
@@ -235,21 +315,18 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # Off only for a local try-out over plain http (make run-prod-like).
+    SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "portal.logging.RedactSecretsFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
-    },
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# --- Logging ----------------------------------------------------------------------------
+# Secrets are redacted from every line (portal/logging.py). Production writes one JSON object
+# per line (time, level, logger, message, job_id, trace_id) for the log collector.
+LOG_FORMAT = env("LOG_FORMAT", "plain" if DEBUG else "json")
+# One line per request (method, path with tokens redacted, status, duration, trace id).
+LOG_REQUESTS = env_bool("LOG_REQUESTS", not DEBUG)
+LOGGING = logging_config(json_lines=LOG_FORMAT == "json", level=env("LOG_LEVEL", "INFO"))

@@ -184,3 +184,31 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+# --- JSON API (integrations) ---------------------------------------------------------------
+
+
+@pytest.fixture
+def api_token(owner, team) -> str:
+    """A personal access token of the owner in the owner's team."""
+    from integrations.services import token_create
+
+    return token_create(user=owner, team=team, name="Tests")[1]
+
+
+@pytest.fixture
+def api(client, api_token):
+    """The JSON API as the owner's token sees it (tests/apiclient.py)."""
+    from tests.apiclient import ApiClient
+
+    return ApiClient(client, api_token)
+
+
+@pytest.fixture
+def outsider_api(client, outsider):
+    """The JSON API for a user of another team."""
+    from integrations.services import token_create
+    from tests.apiclient import ApiClient
+
+    return ApiClient(client, token_create(user=outsider, team=outsider.personal_team, name="x")[1])

@@ -325,3 +325,8 @@ def test_it_redacts_what_the_configured_handlers_write(capsys):
     logging.getLogger("videos.test").warning("key %s in use", SECRET)
     captured = capsys.readouterr()
     assert SECRET not in captured.err + captured.out
+
+
+def test_it_redacts_webhook_secrets():
+    text = redact("signing with whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw now")
+    assert text == "signing with whsec_[redacted] now"

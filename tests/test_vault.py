@@ -135,6 +135,21 @@ def test_it_re_encrypts_every_key_under_the_first_key(settings, old_key, owner, 
     assert key_secret(key=second) == OTHER_SECRET
 
 
+def test_it_re_encrypts_webhook_secrets_in_the_same_run(settings, old_key, owner, team):
+    from integrations.services import webhook_secret_get, webhook_secret_reveal
+
+    key_store(user=owner, label="Main", secret=SECRET)
+    whsec = webhook_secret_reveal(secret=webhook_secret_get(team=team))
+    fresh = new_key()
+    settings.VAULT_KEYS = [fresh, old_key]
+
+    out, _ = rotate()
+
+    assert "1 provider key(s) and 1 webhook secret(s)" in out
+    settings.VAULT_KEYS = [fresh]  # the old key is gone: the secret must still be readable
+    assert webhook_secret_reveal(secret=webhook_secret_get(team=team)) == whsec
+
+
 def test_it_draws_a_progress_bar_on_stderr(settings, old_key, owner, outsider):
     key_store(user=owner, label="Main", secret=SECRET)
     key_store(user=outsider, label="Other", secret=OTHER_SECRET)

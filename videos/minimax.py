@@ -155,7 +155,12 @@ class MiniMaxClient:
             raise TransientError("connection", "The upstream could not be reached.") from None
         trace_id = response.headers.get("Trace-Id", "")
         logger.info(
-            "minimax %s %s -> HTTP %s trace_id=%s", method, path, response.status_code, trace_id
+            "minimax %s %s -> HTTP %s trace_id=%s",
+            method,
+            path,
+            response.status_code,
+            trace_id,
+            extra={"upstream_trace_id": trace_id},
         )
         if response.status_code == 429 or response.status_code >= 500:
             retry_after = response.headers.get("Retry-After", "")
@@ -183,7 +188,14 @@ class MiniMaxClient:
             # The message is shown to users: never let it carry our own key back to them.
             message = redact(str(base.get("status_msg", "")).replace(self._api_key, "[redacted]"))
             error = classify(code, message[:200], trace_id)
-            logger.warning("minimax %s %s failed: %s trace_id=%s", method, path, error, trace_id)
+            logger.warning(
+                "minimax %s %s failed: %s trace_id=%s",
+                method,
+                path,
+                error,
+                trace_id,
+                extra={"upstream_trace_id": trace_id},
+            )
             raise error
         body["_trace_id"] = trace_id
         return body

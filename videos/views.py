@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import current_team
+from billing.errors import QuotaExceededError
 from videos import inputs, services
 from videos.errors import JobInputError, JobStateError, NoUsableKeyError
 from videos.forms import JobForm
@@ -42,6 +43,9 @@ def job_new(request, template_pk: int):
             form.add_error(form.field_for(exc.field), exc.message)
         except NoUsableKeyError as exc:
             form.add_error(None, str(exc))
+        except QuotaExceededError as exc:
+            # Which limit, and when it resets, are in the message (billing.services).
+            form.add_error(None, exc.message)
         else:
             return redirect("videos:job_detail", job_id=job.id)
     return render(request, "videos/job_new.html", {"template": template, "form": form})
@@ -94,6 +98,16 @@ def job_video(request, job_id):
     result = job.result
     if result is None:
         raise Http404("no video yet")
+    storage = result.file.storage
+    if getattr(storage, "querystring_auth", False):
+        # A private bucket: the owner gets a signed link that expires in minutes
+        # (S3_URL_EXPIRE_SECONDS), and the bytes don't tie up a web worker. Not cached, so
+        # every visit signs afresh.
+        response = redirect(storage.url(result.file.name))
+        response["Cache-Control"] = "private, no-store"
+        return response
+    # Local files (and any storage that cannot sign) stream through the app, after the
+    # permission check above.
     return FileResponse(result.file.open("rb"), content_type=result.content_type)
 
 

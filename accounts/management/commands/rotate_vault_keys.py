@@ -1,18 +1,27 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from accounts.services import vault_rotate_all
 from accounts.vault import VaultError
+from integrations.services import webhook_secrets_vault_rotate_all
 from portal.progress import progress_bar
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt every vault secret under the first VAULT_KEYS entry."
+    help = "Re-encrypt provider keys and webhook secrets under the first VAULT_KEYS entry."
 
     def handle(self, *args, **options):
         try:
-            count = vault_rotate_all(progress=progress_bar("Re-encrypting", self.stderr))
+            # All or nothing: after a partial rotation, dropping the old key would lose secrets.
+            with transaction.atomic():
+                keys = vault_rotate_all(progress=progress_bar("Re-encrypting", self.stderr))
+                secrets = webhook_secrets_vault_rotate_all()
         except VaultError as exc:
             raise CommandError(f"{exc}; nothing was changed") from None
-        self.stdout.write(self.style.SUCCESS(f"Re-encrypted {count} provider key(s)."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Re-encrypted {keys} provider key(s) and {secrets} webhook secret(s)."
+            )
+        )

@@ -1,0 +1,283 @@
+"""Writes for billing: plans, the quota check, the ledger, suspension and credit.
+
+The money rules, in one place:
+- reserve at submit (inside job_create's transaction, under a lock on the team row), after
+  checking suspension, concurrency, the month's video limit and budget;
+- capture at success, release at failure or cancel, each at most once per job (the ledger's
+  unique constraints decide any race), copying the reserve's amount and month;
+- credit granted by staff raises the month's budget.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import Team
+from billing.errors import QuotaExceededError, TeamSuspendedError
+from billing.models import EntryKind, LedgerEntry, PeriodUsage, Plan, TeamPlan
+from billing.periods import period_bounds, period_of
+from billing.selectors import period_totals, running_jobs, team_plan_for
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PLAN_NAME = "Starter"
+
+
+class BillingInputError(ValueError):
+    """Bad input for a billing change: `field` names the input, the message says why."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def money(cents: int) -> str:
+    return f"${cents / 100:,.2f}"
+
+
+# --- Plans --------------------------------------------------------------------------------
+
+
+def plan_default() -> Plan:
+    """The plan new teams start on; made from the DEFAULT_PLAN_* settings if missing."""
+    plan = Plan.objects.filter(is_default=True).first()
+    if plan is not None:
+        return plan
+    try:
+        with transaction.atomic():
+            return Plan.objects.create(
+                name=DEFAULT_PLAN_NAME,
+                video_limit=settings.DEFAULT_PLAN_VIDEOS,
+                budget_cents=settings.DEFAULT_PLAN_BUDGET_CENTS,
+                max_concurrent=settings.DEFAULT_PLAN_MAX_CONCURRENT,
+                is_default=True,
+            )
+    except IntegrityError:  # made concurrently, or a non-default plan already has the name
+        return Plan.objects.filter(is_default=True).first() or Plan.objects.get(
+            name=DEFAULT_PLAN_NAME
+        )
+
+
+def plan_set_default(*, plan: Plan) -> Plan:
+    """Staff: new teams start on this plan from now on (teams already made keep theirs)."""
+    with transaction.atomic():
+        # Unset first: the partial unique index allows one default at a time.
+        Plan.objects.filter(is_default=True).exclude(pk=plan.pk).update(is_default=False)
+        Plan.objects.filter(pk=plan.pk).update(is_default=True)
+    plan.refresh_from_db()
+    return plan
+
+
+def team_plan_assign(*, team: Team, plan: Plan | None = None) -> TeamPlan:
+    """Give a new team its plan (the default one unless told); a no-op if it has one."""
+    team_plan, _ = TeamPlan.objects.select_related("plan").get_or_create(
+        team=team, defaults={"plan": plan or plan_default()}
+    )
+    return team_plan
+
+
+def team_plan_set(*, team: Team, plan: Plan) -> TeamPlan:
+    """Staff: move a team to any plan (overrides and caps stay)."""
+    team_plan = team_plan_assign(team=team, plan=plan)
+    if team_plan.plan_id != plan.pk:
+        TeamPlan.objects.filter(pk=team.pk).update(plan=plan, updated_at=timezone.now())
+        team_plan.refresh_from_db()
+    return team_plan
+
+
+def team_plan_choose(
+    *, team: Team, plan_id: int, video_cap: int | None, budget_cap_cents: int | None
+) -> TeamPlan:
+    """A team's owners/admins pick a public plan and, if they like, caps below its limits.
+
+    The caller checks the role (accounts.services.require_manager); this checks the input.
+    """
+    plan = Plan.objects.filter(pk=plan_id, is_public=True).first()
+    if plan is None:
+        raise BillingInputError("plan", "choose one of the plans listed")
+    for field, value in (("video_cap", video_cap), ("budget_cap_cents", budget_cap_cents)):
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise BillingInputError(field, "must be a whole number, 0 or more (empty: no cap)")
+    team_plan = team_plan_assign(team=team, plan=plan)
+    TeamPlan.objects.filter(pk=team.pk).update(
+        plan=plan, video_cap=video_cap, budget_cap_cents=budget_cap_cents, updated_at=timezone.now()
+    )
+    team_plan.refresh_from_db()
+    return team_plan
+
+
+def team_suspend(*, team: Team, reason: str = "") -> bool:
+    """Stop a team from submitting (running jobs finish). False if it already was."""
+    team_plan_assign(team=team)
+    return bool(
+        TeamPlan.objects.filter(pk=team.pk, suspended_at__isnull=True).update(
+            suspended_at=timezone.now(),
+            suspended_reason=(reason or "suspended by an administrator")[:200],
+            updated_at=timezone.now(),
+        )
+    )
+
+
+def team_resume(*, team: Team) -> bool:
+    return bool(
+        TeamPlan.objects.filter(pk=team.pk, suspended_at__isnull=False).update(
+            suspended_at=None, suspended_reason="", updated_at=timezone.now()
+        )
+    )
+
+
+def credit_grant(*, team: Team, amount_cents: int, memo: str = "", by=None) -> LedgerEntry:
+    """Staff: add credit to this month's budget (a `grant` row in the ledger)."""
+    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents <= 0:
+        raise BillingInputError("amount_cents", "must be a whole number of cents above 0")
+    if amount_cents > 100_000_000:
+        raise BillingInputError("amount_cents", "at most $1,000,000.00 at once")
+    return LedgerEntry.objects.create(
+        team=team,
+        kind=EntryKind.GRANT,
+        amount_cents=amount_cents,
+        period=period_of(),
+        memo=(memo or "credit granted")[:200],
+        created_by=by if by is not None and by.is_authenticated else None,
+    )
+
+
+# --- The quota check and the reservation ---------------------------------------------------
+
+
+def _resets_on(when: datetime) -> str:
+    return f"{when.day} {when:%B %Y} (UTC)"
+
+
+def ledger_reserve(*, job) -> LedgerEntry:
+    """Admit a new job or raise QuotaExceededError; must run inside job_create's transaction.
+
+    The team row's lock serialises concurrent submits of one team until they commit, so the
+    sums below cannot be overtaken between the check and the insert; PeriodUsage's CHECK
+    backs it in the database.
+    """
+    # NO KEY UPDATE, not UPDATE: the job row just inserted holds a KEY SHARE lock on the team
+    # (its foreign key), which FOR UPDATE would wait on — two submits would deadlock.
+    team = Team.objects.select_for_update(no_key=True).get(pk=job.team_id)
+    team_plan = team_plan_for(team=team)
+    period = period_of()
+    _, resets_at = period_bounds(period)
+
+    if team_plan.is_suspended:
+        raise TeamSuspendedError(
+            f"Your team is suspended ({team_plan.suspended_reason}), so it cannot start new "
+            "videos. Contact support to have it resumed."
+        )
+    running = running_jobs(team_id=team.pk) - 1  # the new job is already in the table
+    if running >= team_plan.max_concurrent:
+        raise QuotaExceededError(
+            f"Your team already has {running} video(s) in progress, the most your plan runs "
+            "at once. Submit again when one of them has finished.",
+            limit="concurrency",
+            resets_at=None,
+        )
+    totals = period_totals(team_id=team.pk, period=period)
+    video_limit = team_plan.video_limit
+    if totals.committed_videos + 1 > video_limit:
+        raise QuotaExceededError(
+            f"Your team has used its {video_limit} video(s) for this month "
+            f"({totals.captured_videos} made, {totals.open_videos} in progress). "
+            f"The quota resets on {_resets_on(resets_at)}.",
+            limit="videos",
+            resets_at=resets_at,
+        )
+    budget = team_plan.budget_cents + totals.granted_cents
+    left = max(0, budget - totals.committed_cents)
+    if job.cost_cents > left:
+        raise QuotaExceededError(
+            f"This video costs {money(job.cost_cents)} but only {money(left)} of your team's "
+            f"{money(budget)} monthly budget is left. "
+            f"The budget resets on {_resets_on(resets_at)}.",
+            limit="budget",
+            resets_at=resets_at,
+        )
+    entry = LedgerEntry.objects.create(
+        team=team, job_id=job.pk, kind=EntryKind.RESERVE, amount_cents=job.cost_cents, period=period
+    )
+    _guard_add(team_id=team.pk, period=period, cents=job.cost_cents, limits=(video_limit, budget))
+    return entry
+
+
+def _guard_add(*, team_id: int, period, cents: int, limits: tuple[int, int]) -> None:
+    video_limit, budget = limits
+    PeriodUsage.objects.get_or_create(
+        team_id=team_id,
+        period=period,
+        defaults={"video_limit": video_limit, "budget_cents": budget},
+    )
+    try:
+        with transaction.atomic():
+            # One UPDATE: the database re-reads the row under its lock and checks the result.
+            PeriodUsage.objects.filter(team_id=team_id, period=period).update(
+                videos=F("videos") + 1,
+                cents=F("cents") + cents,
+                video_limit=video_limit,
+                budget_cents=budget,
+            )
+    except IntegrityError:
+        logger.error("team %s: the period guard refused a reserve the ledger allowed", team_id)
+        row = PeriodUsage.objects.get(team_id=team_id, period=period)
+        limit = "budget" if row.cents + cents > budget else "videos"
+        raise QuotaExceededError(
+            f"Your team has reached this month's {'budget' if limit == 'budget' else 'video quota'}"
+            f". It resets on {_resets_on(period_bounds(period)[1])}.",
+            limit=limit,
+            resets_at=period_bounds(period)[1],
+        ) from None
+
+
+# --- Settling: capture and release -------------------------------------------------------
+
+
+def ledger_capture(*, job_id) -> LedgerEntry | None:
+    """Charge a succeeded job's reservation; None if there is nothing (more) to settle."""
+    return _settle(job_id=job_id, kind=EntryKind.CAPTURE)
+
+
+def ledger_release(*, job_id) -> LedgerEntry | None:
+    """Give back a failed or canceled job's reservation; None if already settled."""
+    return _settle(job_id=job_id, kind=EntryKind.RELEASE)
+
+
+def _settle(*, job_id, kind: str) -> LedgerEntry | None:
+    with transaction.atomic():
+        reserve = LedgerEntry.objects.filter(job_id=job_id, kind=EntryKind.RESERVE).first()
+        if reserve is None:
+            # A job from before billing existed: nothing was held, so nothing moves.
+            logger.warning("job %s: %s without a reservation; ignored", job_id, kind)
+            return None
+        settled = LedgerEntry.objects.filter(
+            job_id=job_id, kind__in=[EntryKind.CAPTURE, EntryKind.RELEASE]
+        ).first()
+        if settled is not None:
+            if settled.kind != kind:
+                logger.warning("job %s: %s after %s; ignored", job_id, kind, settled.kind)
+            return None
+        try:
+            with transaction.atomic():  # a savepoint: the loser of a race must not poison ours
+                entry = LedgerEntry.objects.create(
+                    team_id=reserve.team_id,
+                    job_id=job_id,
+                    kind=kind,
+                    amount_cents=reserve.amount_cents,
+                    period=reserve.period,
+                )
+        except IntegrityError:
+            return None  # a concurrent twin settled it first
+        if kind == EntryKind.RELEASE:
+            PeriodUsage.objects.filter(team_id=reserve.team_id, period=reserve.period).update(
+                videos=F("videos") - 1, cents=F("cents") - reserve.amount_cents
+            )
+    return entry

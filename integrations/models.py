@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Team
+
+
+class ApiToken(models.Model):
+    """A personal access token: acts for its user in one team.
+
+    Only `prefix` (to find the row) and an HMAC of the whole token are stored; the token
+    itself is shown once, when it is made (integrations.services.token_create).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, editable=False)
+    hashed = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Authentication looks a token up by its prefix: it must name one row.
+            models.UniqueConstraint(fields=["prefix"], name="apitoken_prefix_uniq"),
+        ]
+        indexes = [
+            # The portal's token list: a user's tokens, newest first.
+            models.Index(fields=["user", "-created_at"], name="apitoken_user_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class WebhookSecret(models.Model):
+    """A team's `whsec_` signing secret for outgoing webhooks, encrypted with the vault.
+
+    After a rotation the previous secret keeps signing too (a second signature in the
+    header) for WEBHOOK_SECRET_OVERLAP_SECONDS, so receivers can switch without a gap.
+    """
+
+    team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="webhook_secret")
+    secret_encrypted = models.TextField(editable=False)
+    previous_encrypted = models.TextField(blank=True, editable=False)
+    last4 = models.CharField(max_length=4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"whsec_…{self.last4} of {self.team}"
+
+
+class WebhookEvent(models.TextChoices):
+    PROCESSING = "video.processing", "video.processing"
+    SUCCEEDED = "video.succeeded", "video.succeeded"
+    FAILED = "video.failed", "video.failed"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Delivered"
+    FAILED = "failed", "Gave up"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one job's callback_url; its id is the `webhook-id` of every attempt.
+
+    The body is frozen when the event happens, so every retry sends the same bytes.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    job = models.ForeignKey(
+        "videos.Job", on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
+    event_type = models.CharField(max_length=30, choices=WebhookEvent.choices)
+    url = models.URLField(max_length=1024)
+    body = models.TextField()
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # When the sweeper should hand the next attempt out; also a lease while one is running.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One delivery per event of a job, however often the status signal is replayed.
+            models.UniqueConstraint(fields=["job", "event_type"], name="delivery_job_event_uniq"),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(finished_at__isnull=False),
+                name="delivery_finished_has_finished_at",
+            ),
+        ]
+        indexes = [
+            # The sweeper: pending deliveries whose next attempt is due.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="delivery_due_idx",
+                condition=Q(status="pending"),
+            ),
+            # The delivery log: a team's deliveries, newest first.
+            models.Index(fields=["team", "-created_at"], name="delivery_team_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} for job {self.job_id} [{self.status}]"
+
+    @property
+    def webhook_id(self) -> str:
+        return f"msg_{self.id.hex}"
+
+
+class WebhookAttempt(models.Model):
+    """One POST of a delivery: what the receiver answered and how long it took."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    number = models.PositiveSmallIntegerField()
+    attempted_at = models.DateTimeField(auto_now_add=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+    response_excerpt = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["delivery", "number"], name="webhookattempt_delivery_number_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.delivery_id}: {self.status_code or self.error}"
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300

@@ -1,0 +1,22 @@
+"""Webhooks follow the job life cycle through videos.signals (sent inside its transaction)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.dispatch import receiver
+
+from integrations.webhooks import delivery_create
+from videos.signals import job_status_changed
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(job_status_changed, dispatch_uid="integrations.queue_client_webhook")
+def queue_client_webhook(sender, job_id, status: str, **kwargs) -> None:
+    try:
+        delivery_create(job_id=job_id, status=status)
+    except Exception:
+        # A receiver that raises rolls the job's change back: a webhook problem must never
+        # stop a video from finishing. The failure is logged, the job moves on.
+        logger.exception("job %s: could not queue the client webhook", job_id)

@@ -1,0 +1,100 @@
+"""Portal pages for integrations: access tokens, the webhook signing secret, the delivery log."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.selectors import current_team
+from integrations import services
+from integrations.forms import TokenForm
+from integrations.models import DeliveryStatus
+from integrations.selectors import can_manage_webhooks, deliveries_for_team, tokens_for_user
+
+DELIVERIES_PER_PAGE = 25
+
+
+def _index_context(request, **extra) -> dict:
+    team = current_team(request)
+    manager = can_manage_webhooks(user=request.user, team=team)
+    secret = services.webhook_secret_get(team=team)
+    return {
+        "team": team,
+        "tokens": tokens_for_user(user=request.user),
+        "form": TokenForm(),
+        "can_manage": manager,
+        "secret": secret,
+        # Owners and admins need the whole secret to verify signatures; members see last 4.
+        "secret_value": services.webhook_secret_reveal(secret=secret) if manager else "",
+        **extra,
+    }
+
+
+@never_cache
+@login_required
+def index(request):
+    return render(request, "integrations/index.html", _index_context(request))
+
+
+@never_cache
+@login_required
+@require_POST
+def token_create(request):
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        return render(request, "integrations/index.html", _index_context(request, form=form))
+    try:
+        token, raw = services.token_create(
+            user=request.user, team=current_team(request), name=form.cleaned_data["name"]
+        )
+    except services.TokenInputError as exc:
+        form.add_error("name" if exc.field == "name" else None, exc.message)
+        return render(request, "integrations/index.html", _index_context(request, form=form))
+    # Rendered, not redirected: this answer is the only place the token ever appears.
+    return render(
+        request, "integrations/index.html", _index_context(request, new_token=raw, created=token)
+    )
+
+
+@login_required
+@require_POST
+def token_revoke(request, token_id: int):
+    token = get_object_or_404(tokens_for_user(user=request.user), pk=token_id)
+    services.token_revoke(token=token)
+    messages.success(request, f"Token “{token.name}” revoked; it stops working at once.")
+    return redirect("integrations:index")
+
+
+@login_required
+@require_POST
+def secret_rotate(request):
+    team = current_team(request)
+    if not can_manage_webhooks(user=request.user, team=team):
+        raise PermissionDenied("only owners and admins rotate the signing secret")
+    services.webhook_secret_rotate(team=team)
+    messages.success(
+        request,
+        "New signing secret made. The old one keeps signing alongside it for 24 hours: "
+        "switch your receiver over within that time.",
+    )
+    return redirect("integrations:index")
+
+
+@login_required
+def deliveries(request):
+    team = current_team(request)
+    queryset = deliveries_for_team(team=team)
+    status = request.GET.get("status", "")
+    if status in DeliveryStatus.values:
+        queryset = queryset.filter(status=status)
+    page = Paginator(queryset, DELIVERIES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "integrations/deliveries.html",
+        {"team": team, "page": page, "status": status, "statuses": DeliveryStatus.choices},
+    )

@@ -1,0 +1,205 @@
+"""Outgoing webhooks: a job's status change becomes a signed POST to its callback_url.
+
+Delivery is data, not a sleeping worker: a WebhookDelivery row holds the frozen body and
+`next_attempt_at`; each attempt is one task run, recorded as a WebhookAttempt; the sweeper
+(integrations.tasks.sweep, once a minute) hands out attempts that are due. Signatures follow
+the Standard Webhooks scheme (https://www.standardwebhooks.com/): headers `webhook-id`,
+`webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256("{id}.{timestamp}.{body}")>`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from accounts.vault import VaultError
+from integrations import http, netguard
+from integrations.models import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+)
+from integrations.services import webhook_signing_keys
+from videos.api_schemas import JobOut, job_payload
+from videos.models import Job, JobStatus
+
+logger = logging.getLogger(__name__)
+
+# Wait before attempt 2, 3, ...: the Standard Webhooks reference schedule (Svix), roughly
+# exponential, about 27.5 hours in all, then the delivery is given up (8 attempts).
+RETRY_DELAYS = [
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=10),
+]
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+# While an attempt runs, the row is leased: the sweeper will not hand it out again before
+# this passes (longer than connect + read timeouts; a dead worker's attempt is retried after).
+ATTEMPT_LEASE = timedelta(minutes=2)
+
+EVENT_FOR_STATUS = {
+    JobStatus.PROCESSING: WebhookEvent.PROCESSING,
+    JobStatus.SUCCEEDED: WebhookEvent.SUCCEEDED,
+    JobStatus.FAILED: WebhookEvent.FAILED,
+}
+
+
+def webhook_sign(*, msg_id: str, timestamp: int, body: str, keys: list[bytes]) -> str:
+    """The `webhook-signature` header: one `v1,<sig>` per key, space separated."""
+    signed = f"{msg_id}.{timestamp}.{body}".encode()
+    return " ".join(
+        "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+        for key in keys
+    )
+
+
+def _body(event_type: str, job: Job) -> str:
+    base_url = settings.PUBLIC_BASE_URL
+    data = JobOut.model_validate(job_payload(job, base_url=base_url)).model_dump(mode="json")
+    payload = {"type": event_type, "timestamp": timezone.now().isoformat(), "data": data}
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True)
+
+
+def delivery_create(*, job_id, status: str) -> WebhookDelivery | None:
+    """Queue the event for this status change, if the job has a callback_url.
+
+    Called inside the job's transaction (videos.signals.job_status_changed): the row commits
+    with the change, and the first attempt is enqueued only after the commit.
+    """
+    event_type = EVENT_FOR_STATUS.get(status)
+    if event_type is None:
+        return None
+    job = Job.objects.select_related("template").filter(pk=job_id).first()
+    if job is None or not job.callback_url:
+        return None
+    try:
+        with transaction.atomic():  # a savepoint: a duplicate must not poison the job's change
+            delivery = WebhookDelivery.objects.create(
+                team_id=job.team_id,
+                job=job,
+                event_type=event_type,
+                url=job.callback_url,
+                body=_body(event_type, job),
+                next_attempt_at=timezone.now(),
+            )
+    except IntegrityError:
+        return None  # this event of this job is queued already
+    delivery_id = str(delivery.id)
+    transaction.on_commit(lambda: async_task("integrations.tasks.deliver", delivery_id))
+    return delivery
+
+
+def delivery_attempt(*, delivery_id) -> WebhookAttempt | None:
+    """Make the next attempt of a due delivery; safe to run twice (the second does nothing)."""
+    now = timezone.now()
+    delivery = (
+        WebhookDelivery.objects.filter(
+            pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+        )
+        .select_related("team")
+        .first()
+    )
+    if delivery is None:
+        return None
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=delivery.attempts
+    ).update(attempts=F("attempts") + 1, next_attempt_at=now + ATTEMPT_LEASE)
+    if not claimed:
+        return None  # another worker took this attempt
+    number = delivery.attempts + 1
+    result = _send(delivery)
+    attempt = WebhookAttempt.objects.create(
+        delivery=delivery,
+        number=number,
+        status_code=result.status_code,
+        latency_ms=result.latency_ms,
+        error=result.error[:300],
+        response_excerpt=result.response_excerpt[:500],
+    )
+    _record_outcome(delivery, attempt)
+    return attempt
+
+
+def _send(delivery: WebhookDelivery) -> http.PostResult:
+    try:
+        netguard.check_url(delivery.url)
+        keys = webhook_signing_keys(team=delivery.team)
+    except netguard.UnsafeUrlError as exc:
+        return http.PostResult(status_code=None, latency_ms=0, error=f"refused: {exc}")
+    except VaultError:
+        return http.PostResult(
+            status_code=None, latency_ms=0, error="the signing secret cannot be decrypted"
+        )
+    timestamp = int(timezone.now().timestamp())
+    headers = {
+        "webhook-id": delivery.webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": webhook_sign(
+            msg_id=delivery.webhook_id, timestamp=timestamp, body=delivery.body, keys=keys
+        ),
+    }
+    result = http.post(delivery.url, body=delivery.body.encode(), headers=headers)
+    if result.status_code is not None and 300 <= result.status_code < 400:
+        result = http.PostResult(
+            status_code=result.status_code,
+            latency_ms=result.latency_ms,
+            error="redirects are not followed; answer 2xx at the callback URL itself",
+            response_excerpt=result.response_excerpt,
+        )
+    return result
+
+
+def _record_outcome(delivery: WebhookDelivery, attempt: WebhookAttempt) -> None:
+    now = timezone.now()
+    pending = WebhookDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING)
+    fields = {"last_status_code": attempt.status_code, "last_error": attempt.error}
+    host = urlsplit(delivery.url).hostname  # never the whole URL: its query may hold a token
+    if attempt.ok:
+        pending.update(
+            status=DeliveryStatus.SUCCEEDED, finished_at=now, next_attempt_at=None, **fields
+        )
+        logger.info("webhook %s to %s: delivered", delivery.webhook_id, host)
+    elif attempt.number >= MAX_ATTEMPTS:
+        pending.update(
+            status=DeliveryStatus.FAILED, finished_at=now, next_attempt_at=None, **fields
+        )
+        logger.warning(
+            "webhook %s to %s: gave up after %d attempts", delivery.webhook_id, host, attempt.number
+        )
+    else:
+        pending.update(next_attempt_at=now + RETRY_DELAYS[attempt.number - 1], **fields)
+        logger.info(
+            "webhook %s to %s: attempt %d failed (%s)",
+            delivery.webhook_id,
+            host,
+            attempt.number,
+            attempt.status_code or attempt.error,
+        )
+
+
+def deliveries_sweep() -> int:
+    """Hand out every due attempt (the first one is enqueued at once; this is the backstop)."""
+    due = WebhookDelivery.objects.filter(
+        status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()
+    ).values_list("pk", flat=True)
+    count = 0
+    for delivery_id in due:
+        async_task("integrations.tasks.deliver", str(delivery_id))
+        count += 1
+    return count

@@ -1,0 +1,22 @@
+"""The project package as an app: only to connect the log context to django-q2's signals."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class PortalConfig(AppConfig):
+    name = "portal"
+    verbose_name = "Portal"
+
+    def ready(self) -> None:
+        from django_q.signals import post_execute_in_worker, pre_enqueue, pre_execute
+
+        from portal import logging as portal_logging
+
+        # dispatch_uid: ready() may run twice (tests, autoreload); connect once.
+        pre_enqueue.connect(portal_logging.task_pre_enqueue, dispatch_uid="portal.log.enqueue")
+        pre_execute.connect(portal_logging.task_pre_execute, dispatch_uid="portal.log.execute")
+        post_execute_in_worker.connect(
+            portal_logging.task_post_execute, dispatch_uid="portal.log.executed"
+        )

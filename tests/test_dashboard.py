@@ -1,0 +1,236 @@
+"""The staff dashboard: figures against a hand-computed fixture, filters, CSV, query counts."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.urls import reverse
+
+from accounts.services import key_store
+from billing import services as billing
+from billing.dashboard import DashboardFilter, dashboard_build, percentile
+from tests.billing_support import at, succeed
+from videos import services
+from videos.models import Job, JobStatus
+
+URL = "/admin/dashboard/"
+RANGE = {"start": "2026-03-01", "end": "2026-03-10"}
+
+
+@pytest.fixture
+def staff_client(client, db):
+    staff = User.objects.create_user("ops", "ops@example.com", "pw-ops-123", is_staff=True)
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def board(make_job, upstream, team, outsider, run_for_life):
+    """By hand (times UTC, durations from submit to finish):
+
+    owner's team     J1 Diving Mar 2 10:00 succeeded +120 s   40
+                     J2 Diving Mar 2 11:00 succeeded +300 s   40
+                     J3 Run    Mar 3 09:00 succeeded +600 s   45
+                     J4 Diving Mar 3 12:00 failed 1026
+                     J5 Diving Mar 4 08:00 canceled
+    outsider's team  K1 Diving Mar 3 10:00 succeeded +240 s   40
+                     K2 Diving Mar 5 failed upstream_failed
+                     K3 Diving Mar 5 failed 1026
+                     K4 Diving Feb 27 succeeded (before the range)
+                     K5 Diving Mar 6 still queued
+    """
+    other = outsider.personal_team
+    other_key = key_store(user=outsider, label="Theirs", secret="sk-test-outsider-9999")
+    theirs = {"team": other, "user": outsider, "key_id": other_key.pk}
+
+    def job_succeeding(start, seconds, **kwargs):
+        with at(*start):
+            job = make_job(**kwargs)
+        minute, second = divmod(start[4] * 60 + seconds, 60)
+        hour, minute = divmod(minute, 60)
+        with at(*start[:3], start[3] + hour, minute, second):
+            succeed(job, upstream)
+
+    job_succeeding((2026, 3, 2, 10, 0), 120)
+    job_succeeding((2026, 3, 2, 11, 0), 300)
+    job_succeeding((2026, 3, 3, 9, 0), 600, template=run_for_life, text_inputs=["Lion"])
+    with at(2026, 3, 3, 12):
+        services.job_fail(make_job().id, code="1026", message="input sensitive")
+    with at(2026, 3, 4, 8):
+        services.job_cancel(job=make_job())
+    job_succeeding((2026, 3, 3, 10, 0), 240, **theirs)
+    with at(2026, 3, 5, 10):
+        services.job_fail(make_job(**theirs).id, code="upstream_failed", message="no")
+        services.job_fail(make_job(**theirs).id, code="1026", message="input sensitive")
+    job_succeeding((2026, 2, 27, 10, 0), 60, **theirs)
+    with at(2026, 3, 6, 10):
+        make_job(**theirs)
+    return team, other
+
+
+def build(**kwargs):
+    return dashboard_build(DashboardFilter(start=date(2026, 3, 1), end=date(2026, 3, 10), **kwargs))
+
+
+def test_it_counts_jobs_per_day_by_status(board):
+    result = build()
+    assert result.jobs_total == 9
+    assert result.totals_by_status == {"succeeded": 4, "failed": 3, "canceled": 1, "queued": 1}
+    assert result.jobs_by_day == {
+        date(2026, 3, 2): {"succeeded": 2},
+        date(2026, 3, 3): {"succeeded": 2, "failed": 1},
+        date(2026, 3, 4): {"canceled": 1},
+        date(2026, 3, 5): {"failed": 2},
+        date(2026, 3, 6): {"queued": 1},
+    }
+
+
+def test_it_sums_spend_per_team_and_the_ledger(board):
+    result = build()
+    assert result.spend_by_team == [("owner's team", 125), ("outsider's team", 40)]
+    assert result.ledger_totals == {
+        "reserve": (9, 365),
+        "capture": (4, 165),
+        "release": (4, 160),
+    }
+
+
+def test_it_computes_failure_rates_by_error_code(board):
+    result = build()
+    assert result.failure_rate == 3 / 8
+    assert result.failure_rates() == [("1026", 2, 0.25), ("upstream_failed", 1, 0.125)]
+
+
+def test_it_ranks_templates_and_times_to_finish(board):
+    result = build()
+    assert [
+        (t["template__name"], t["n"], t["succeeded"], t["failed"]) for t in result.top_templates
+    ] == [
+        ("Diving", 8, 3, 3),
+        ("Run for Life", 1, 1, 0),
+    ]
+    assert (result.p50_seconds, result.p95_seconds) == (240, 600)
+
+
+def test_it_filters_by_team_and_range(board):
+    team, _ = board
+    result = build(team_id=team.pk)
+    assert result.jobs_total == 5
+    assert result.spend_by_team == [("owner's team", 125)]
+    assert result.failure_rate == 1 / 5
+    narrow = dashboard_build(DashboardFilter(start=date(2026, 3, 5), end=date(2026, 3, 5)))
+    assert narrow.totals_by_status == {"failed": 2}
+
+
+def test_it_takes_the_nearest_rank_percentile():
+    assert percentile([], 0.5) is None
+    assert percentile([5.0], 0.95) == 5.0
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 0.5), percentile(values, 0.95)) == (50.0, 95.0)
+
+
+def test_it_renders_figures_and_charts_for_staff(staff_client, board):
+    response = staff_client.get(URL, RANGE)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert '<div class="n" id="kpi-jobs">9</div>' in page
+    assert '<div class="n" id="kpi-failure-rate">37.5%</div>' in page
+    assert '<div class="n" id="kpi-charged">$1.65</div>' in page
+    assert '<div class="n" id="kpi-p50">4m 00s</div>' in page
+    assert '<div class="n" id="kpi-p95">10m 00s</div>' in page
+    assert page.count('<svg class="chart"') == 4
+    assert "owner&#x27;s team: $1.25" in page  # a bar's tooltip, escaped
+
+
+def test_it_defaults_to_the_last_30_days(staff_client, db):
+    with at(2026, 3, 10, 12):
+        response = staff_client.get(URL)
+    f = response.context["board"].filter
+    assert (f.start, f.end) == (date(2026, 2, 9), date(2026, 3, 10))
+
+
+def test_it_explains_a_bad_filter(staff_client, db):
+    response = staff_client.get(URL, {"start": "2026-03-10", "end": "2026-03-01"})
+    assert "the start must be on or before the end" in response.content.decode()
+    assert "board" not in response.context
+    csv_response = staff_client.get(reverse("dashboard:jobs_csv"), {"start": "nonsense"})
+    assert csv_response.status_code == 400
+
+
+def test_it_is_for_staff_only(client, owner):
+    assert client.get(URL).status_code == 302
+    client.force_login(owner)
+    response = client.get(URL)
+    assert response.status_code == 302 and "/admin/login/" in response.url
+    assert client.get(reverse("dashboard:ledger_csv")).status_code == 302
+
+
+def test_it_exports_the_ledger_as_csv(staff_client, board):
+    team, _ = board
+    response = staff_client.get(reverse("dashboard:ledger_csv"), {**RANGE, "team": team.pk})
+    assert 'filename="ledger-2026-03-01-2026-03-10.csv"' in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert {r["team"] for r in rows} == {"owner's team"}
+    assert sum(int(r["effect_cents"]) for r in rows) == 125
+    assert sorted(r["kind"] for r in rows).count("reserve") == 5
+
+
+def test_it_exports_jobs_as_csv(staff_client, board):
+    response = staff_client.get(reverse("dashboard:jobs_csv"), RANGE)
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) == 9
+    assert sorted(int(r["seconds_to_finish"]) for r in rows if r["status"] == "succeeded") == [
+        120,
+        240,
+        300,
+        600,
+    ]
+    assert {r["error_code"] for r in rows if r["status"] == "failed"} == {"1026", "upstream_failed"}
+
+
+def test_it_neutralises_formulas_in_exported_names(staff_client, team, make_job):
+    type(team).objects.filter(pk=team.pk).update(name="=HYPERLINK(evil)")
+    make_job()
+    response = staff_client.get(reverse("dashboard:jobs_csv"))
+    (row,) = csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
+    assert row["team"] == "'=HYPERLINK(evil)"
+
+
+def _teams_with_jobs(n: int, diving) -> None:
+    """n teams, each with a charged job and a failed one on 2026-03-03."""
+    for i in range(n):
+        user = User.objects.create_user(f"user{i}", f"user{i}@example.com", "pw-123456789")
+        for status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+            when = datetime(2026, 3, 3, 10, i, tzinfo=UTC)
+            with at(2026, 3, 3, 10, i), transaction.atomic():
+                job = Job.objects.create(
+                    team=user.personal_team, created_by=user, template=diving, cost_cents=40
+                )
+                billing.ledger_reserve(job=job)
+                Job.objects.filter(pk=job.pk).update(
+                    status=status, finished_at=when, error_code="x"
+                )
+                settle = (
+                    billing.ledger_capture
+                    if status == JobStatus.SUCCEEDED
+                    else billing.ledger_release
+                )
+                settle(job_id=job.pk)
+
+
+@pytest.mark.parametrize("teams", [2, 10])
+def test_it_costs_the_same_queries_for_2_or_10_teams(
+    staff_client, diving, teams, django_assert_num_queries
+):
+    _teams_with_jobs(teams, diving)
+    # session, user, 2 x the admin's permission check, six aggregates, the team picker;
+    # nothing per team.
+    with django_assert_num_queries(11):
+        response = staff_client.get(URL, RANGE)
+    assert response.context["board"].jobs_total == 2 * teams
+    assert len(response.context["board"].spend_by_team) == teams
