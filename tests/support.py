@@ -1,4 +1,4 @@
-"""Running a real django-q2 cluster in another process against the test database."""
+"""Running the portal in other processes: a django-q2 cluster on the test database, a command."""
 
 from __future__ import annotations
 
@@ -75,3 +75,23 @@ def wait_for(predicate, *, timeout: float = 60, interval: float = 0.25, what: st
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def run_portal(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    """The portal in a fresh process with only the given environment (no test leg's env)."""
+    clean = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", str(ROOT)),
+        "PYTHONPATH": str(ROOT),
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

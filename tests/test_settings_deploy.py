@@ -3,37 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import runpy
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
+from tests.support import run_portal
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def run_portal(args: list[str], **env: str) -> subprocess.CompletedProcess:
-    """The portal in a fresh process with only the given environment (no test leg's env)."""
-    clean = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", str(BASE_DIR)),
-        "PYTHONPATH": str(BASE_DIR),
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=BASE_DIR,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def production_env(**overrides: str) -> dict[str, str]:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +14,7 @@ from accounts import vault
 from accounts.models import ProviderKey
 from accounts.services import key_secret, key_store
 from tests.conftest import SECRET
+from tests.support import run_portal
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 OTHER_SECRET = "sk-api-second-secret-9999"
@@ -188,25 +186,6 @@ def test_it_fails_the_rotation_and_changes_nothing_when_a_key_cannot_be_decrypte
 
 
 # --- settings ---------------------------------------------------------------------------
-
-
-def run_portal(args: list[str], **env: str) -> subprocess.CompletedProcess:
-    clean = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", str(BASE_DIR)),
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "PYTHONPATH": str(BASE_DIR),
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=BASE_DIR,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 LOAD_SETTINGS = [

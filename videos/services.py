@@ -279,15 +279,8 @@ def job_submit(*, job_id) -> None:
             media_inputs=inputs.media_values(job),
             callback_url=_callback_url(job),
         )
-    except VaultError as exc:
-        job_fail(job.id, code="vault", message=str(exc))
-        return
-    except minimax.KeyRejectedError as exc:
-        key_mark_invalid(key_id=job.key_id, reason=exc.message)
-        job_fail(job.id, code=exc.code, message=exc.message)
-        return
-    except minimax.PermanentError as exc:
-        job_fail(job.id, code=exc.code, message=exc.message)
+    except (VaultError, minimax.PermanentError) as exc:
+        _fail_permanently(job, exc)
         return
     except minimax.TransientError as exc:
         _submit_retry_later(job, exc)
@@ -320,6 +313,16 @@ def job_submit(*, job_id) -> None:
             # The reconciler requeued us while the create was in flight; the upstream has
             # the task now, so keep the task id rather than lose the (paid) video.
             logger.warning("job %s: create answered after the job left submitting", job.id)
+
+
+def _fail_permanently(job: Job, exc: VaultError | minimax.PermanentError) -> None:
+    """End a job on an error that retrying cannot fix; a rejected key is marked unusable too."""
+    if isinstance(exc, VaultError):
+        job_fail(job.id, code="vault", message=str(exc))
+        return
+    if isinstance(exc, minimax.KeyRejectedError):
+        key_mark_invalid(key_id=job.key_id, reason=exc.message)
+    job_fail(job.id, code=exc.code, message=exc.message)
 
 
 def _submit_retry_later(job: Job, exc: minimax.TransientError) -> None:
@@ -380,15 +383,8 @@ def job_poll(*, job_id, force: bool = False) -> None:
         else:
             logger.info("job %s: query failed transiently (%s); asking again later", job.id, exc)
         return
-    except minimax.KeyRejectedError as exc:
-        key_mark_invalid(key_id=job.key_id, reason=exc.message)
-        job_fail(job.id, code=exc.code, message=exc.message)
-        return
-    except minimax.PermanentError as exc:
-        job_fail(job.id, code=exc.code, message=exc.message)
-        return
-    except VaultError as exc:
-        job_fail(job.id, code="vault", message=str(exc))
+    except (VaultError, minimax.PermanentError) as exc:
+        _fail_permanently(job, exc)
         return
     job_apply_result(job=job, result=result)
     if result.status in (minimax.TaskStatus.PREPARING, minimax.TaskStatus.PROCESSING) and (
