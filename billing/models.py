@@ -24,7 +24,8 @@ class Plan(models.Model):
     )
     # New teams get the default plan; team owners may pick any public plan themselves.
     is_default = models.BooleanField(default=False)
-    is_public = models.BooleanField(default=True, help_text="Team owners may choose it.")
+    # Off by default: a plan staff create must not become self-service by accident.
+    is_public = models.BooleanField(default=False, help_text="Team owners may choose it.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

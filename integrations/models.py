@@ -131,7 +131,12 @@ class WebhookDelivery(models.Model):
 
 
 class WebhookAttempt(models.Model):
-    """One POST of a delivery: what the receiver answered and how long it took."""
+    """One POST of a delivery: the receiver's status code, how long it took, and why it failed.
+
+    Never the receiver's response body: the URL is the API caller's choice, and a log that
+    showed what came back would read internal pages back to them (SSRF). `error` is always
+    our own words.
+    """
 
     delivery = models.ForeignKey(
         WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
@@ -141,7 +146,6 @@ class WebhookAttempt(models.Model):
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(default=0)
     error = models.CharField(max_length=300, blank=True)
-    response_excerpt = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["delivery", "number"]

@@ -2,9 +2,13 @@
 
 A callback URL is chosen by the API caller, so without this check the portal would POST
 wherever it is told: its own admin on 127.0.0.1, the cloud metadata service on
-169.254.169.254, a database on 10.x. Every resolved address is checked, at job creation and
-again right before each attempt (DNS answers change). WEBHOOK_ALLOW_PRIVATE turns the
-address check off for tests and local demos.
+169.254.169.254, a database on 10.x. Every resolved address is checked at job creation
+(check_url, to answer the caller at once) and, what actually protects us, at connect time:
+integrations.http resolves the host once, checks every answer with check_addresses and
+connects to exactly the addresses it checked. A separate check followed by a second lookup
+would not do: a zero-TTL name can answer a public address to the check and 127.0.0.1 to the
+connect (DNS rebinding). WEBHOOK_ALLOW_PRIVATE turns the address check off for tests and
+local demos.
 """
 
 from __future__ import annotations
@@ -57,11 +61,16 @@ def check_url(url: str) -> None:
         addresses = resolve(parts.hostname, port)
     except (OSError, UnicodeError):
         raise UnsafeUrlError(f"the host {parts.hostname!r} does not resolve") from None
+    check_addresses(parts.hostname, addresses)
+
+
+def check_addresses(host: str, addresses: list[str]) -> None:
+    """Raise UnsafeUrlError unless there are addresses and every one of them is public."""
     if not addresses:
-        raise UnsafeUrlError(f"the host {parts.hostname!r} does not resolve")
+        raise UnsafeUrlError(f"the host {host!r} does not resolve")
     for address in addresses:
         if not _is_public(address):
             raise UnsafeUrlError(
-                f"the host {parts.hostname!r} resolves to a private, loopback or link-local "
+                f"the host {host!r} resolves to a private, loopback or link-local "
                 "address; webhooks only go to public addresses"
             )

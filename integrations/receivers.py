@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import transaction
 from django.dispatch import receiver
 
 from integrations.webhooks import delivery_create
@@ -15,7 +16,11 @@ logger = logging.getLogger(__name__)
 @receiver(job_status_changed, dispatch_uid="integrations.queue_client_webhook")
 def queue_client_webhook(sender, job_id, status: str, **kwargs) -> None:
     try:
-        delivery_create(job_id=job_id, status=status)
+        # A savepoint: on PostgreSQL a failed statement aborts the whole transaction, so
+        # catching the error alone would still lose the job's change (every later statement
+        # and the commit fail). Rolling back to the savepoint undoes only the webhook's part.
+        with transaction.atomic():
+            delivery_create(job_id=job_id, status=status)
     except Exception:
         # A receiver that raises rolls the job's change back: a webhook problem must never
         # stop a video from finishing. The failure is logged, the job moves on.

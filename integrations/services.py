@@ -136,12 +136,16 @@ def webhook_secret_get(*, team: Team) -> WebhookSecret:
 
 
 def webhook_secret_reveal(*, secret: WebhookSecret) -> str:
-    """The plaintext `whsec_...`, for the team's webhook page and the signer only."""
+    """The plaintext `whsec_...`: for code that signs or verifies, never for a page."""
     return vault.decrypt(secret.secret_encrypted)
 
 
-def webhook_secret_rotate(*, team: Team) -> WebhookSecret:
-    """A new secret; the old one keeps signing for WEBHOOK_SECRET_OVERLAP_SECONDS."""
+def webhook_secret_rotate(*, team: Team) -> tuple[WebhookSecret, str]:
+    """A new secret; returns the row and the plaintext, to be shown this once.
+
+    The old one keeps signing for WEBHOOK_SECRET_OVERLAP_SECONDS. Pages never show a saved
+    secret again, so rotating is also how a team that never saw its secret gets one.
+    """
     webhook_secret_get(team=team)
     raw = _new_whsec()
     with transaction.atomic():
@@ -151,7 +155,7 @@ def webhook_secret_rotate(*, team: Team) -> WebhookSecret:
         secret.last4 = raw[-4:]
         secret.rotated_at = timezone.now()
         secret.save()
-    return secret
+    return secret, raw
 
 
 def webhook_signing_keys(*, team: Team) -> list[bytes]:

@@ -21,16 +21,14 @@ DELIVERIES_PER_PAGE = 25
 
 def _index_context(request, **extra) -> dict:
     team = current_team(request)
-    manager = can_manage_webhooks(user=request.user, team=team)
-    secret = services.webhook_secret_get(team=team)
     return {
         "team": team,
         "tokens": tokens_for_user(user=request.user),
         "form": TokenForm(),
-        "can_manage": manager,
-        "secret": secret,
-        # Owners and admins need the whole secret to verify signatures; members see last 4.
-        "secret_value": services.webhook_secret_reveal(secret=secret) if manager else "",
+        "can_manage": can_manage_webhooks(user=request.user, team=team),
+        # Only the last 4 characters: the whole secret appears once, in the answer to the
+        # rotation that made it (secret_rotate), like a new token.
+        "secret": services.webhook_secret_get(team=team),
         **extra,
     }
 
@@ -70,19 +68,16 @@ def token_revoke(request, token_id: int):
     return redirect("integrations:index")
 
 
+@never_cache
 @login_required
 @require_POST
 def secret_rotate(request):
     team = current_team(request)
     if not can_manage_webhooks(user=request.user, team=team):
         raise PermissionDenied("only owners and admins rotate the signing secret")
-    services.webhook_secret_rotate(team=team)
-    messages.success(
-        request,
-        "New signing secret made. The old one keeps signing alongside it for 24 hours: "
-        "switch your receiver over within that time.",
-    )
-    return redirect("integrations:index")
+    _secret, raw = services.webhook_secret_rotate(team=team)
+    # Rendered, not redirected: this answer is the only place the new secret ever appears.
+    return render(request, "integrations/index.html", _index_context(request, new_secret=raw))
 
 
 @login_required

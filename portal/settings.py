@@ -70,7 +70,7 @@ if not DEBUG and (_problems := _production_problems()):
     )
 
 _DEV_SECRET = "dev-only-insecure-secret-key-change-me-in-production"  # noqa: S105
-SECRET_KEY = env("DJANGO_SECRET_KEY", _DEV_SECRET if DEBUG else "")
+SECRET_KEY = env("DJANGO_SECRET_KEY", _DEV_SECRET)  # production stopped above without it
 # Old keys still accepted for sessions and signed links while a new SECRET_KEY rolls out.
 SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
 
@@ -226,9 +226,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
 # Comma-separated Fernet keys: the first encrypts, all decrypt (rotation: put the new key
 # first, run `manage.py rotate_vault_keys`, then drop the old one).
 VAULT_KEYS = env_list("VAULT_KEYS")
-if not VAULT_KEYS:
-    if not DEBUG:
-        raise ImproperlyConfigured("VAULT_KEYS must be set when DJANGO_DEBUG=false")
+if not VAULT_KEYS:  # only in DEBUG: production stopped above without it
     # Development only: derived from SECRET_KEY so a fresh clone works; warned about at start.
     VAULT_KEYS = [
         base64.urlsafe_b64encode(hashlib.sha256(f"vault:{SECRET_KEY}".encode()).digest()).decode()
@@ -250,8 +248,10 @@ UPSTREAM_TIMEOUT = (env_int("UPSTREAM_CONNECT_TIMEOUT", 5), env_int("UPSTREAM_RE
 JOB_SUBMIT_MAX_ATTEMPTS = env_int("JOB_SUBMIT_MAX_ATTEMPTS", 6)
 JOB_POLL_FIRST_SECONDS = env_int("JOB_POLL_FIRST_SECONDS", 10)
 JOB_POLL_MAX_SECONDS = env_int("JOB_POLL_MAX_SECONDS", 300)
-# A job still not finished upstream after this long is failed (and its reservation released).
-JOB_PROCESSING_DEADLINE_SECONDS = env_int("JOB_PROCESSING_DEADLINE_SECONDS", 24 * 3600)
+# A job the upstream has not finished after this long is asked about only every
+# JOB_SLOW_POLL_SECONDS; it is never failed on our clock alone (the upstream may still bill).
+JOB_SLOW_POLL_AFTER_SECONDS = env_int("JOB_SLOW_POLL_AFTER_SECONDS", 24 * 3600)
+JOB_SLOW_POLL_SECONDS = env_int("JOB_SLOW_POLL_SECONDS", 3600)
 # A job in `submitting` this long had its worker die mid-call: the reconciler requeues it.
 JOB_SUBMITTING_STUCK_SECONDS = env_int("JOB_SUBMITTING_STUCK_SECONDS", 300)
 JOB_FETCH_MAX_ATTEMPTS = env_int("JOB_FETCH_MAX_ATTEMPTS", 8)
@@ -306,6 +306,9 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+if Q_CLUSTER["timeout"] >= JOB_SUBMITTING_STUCK_SECONDS:
+    # Otherwise the reconciler would requeue a submit whose worker is still waiting on MiniMax.
+    raise ImproperlyConfigured("JOB_SUBMITTING_STUCK_SECONDS must exceed the task timeout (120 s)")
 
 # --- Security ---------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

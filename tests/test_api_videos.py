@@ -5,13 +5,13 @@ import uuid
 
 import pytest
 
-from accounts.models import KeyStatus
+from accounts.models import KeyStatus, Region
 from accounts.services import key_store
 from integrations.models import ApiToken
 from integrations.services import token_create, token_revoke
 from tests.apiclient import ApiClient, data_url, drive_to_success
 from tests.conftest import ART_FONTS, DIVING, RUN_FOR_LIFE, make_image
-from videos.models import AttachmentKind, Job, JobStatus
+from videos.models import AttachmentKind, Job, JobStatus, VideoTemplate
 
 
 @pytest.fixture
@@ -172,6 +172,35 @@ def test_it_refuses_another_users_key(api, body, outsider, key):
     response = api.post("/videos", {**body, "key_id": foreign.pk})
     assert response.status_code == 422 and response.json()["field"] == "key_id"
     assert not Job.objects.exists()
+
+
+def test_it_runs_the_template_in_the_region_of_the_key(api, body, owner, diving, enqueued):
+    # The same upstream template id in both regions: the key decides which one runs it, by
+    # the rule job_create applies (videos.services.job_pick_key).
+    china = VideoTemplate.objects.create(
+        provider=diving.provider,
+        region=Region.CN,
+        template_id=diving.template_id,
+        name="Diving (CN)",
+        media_inputs=diving.media_inputs,
+        text_inputs=diving.text_inputs,
+        price_cents=diving.price_cents,
+    )
+    cn_key = key_store(user=owner, label="CN", secret="sk-china-secret-4321", region=Region.CN)
+    assert api.post("/videos", body).status_code == 201  # the only key: CN
+    global_key = key_store(user=owner, label="Global", secret="sk-global-secret-8765")
+    assert api.post("/videos", {**body, "key_id": cn_key.pk}).status_code == 201
+    assert api.post("/videos", body).status_code == 201  # the default: either region's key
+    assert [(job.template, job.key) for job in Job.objects.order_by("created_at")][:2] == [
+        (china, cn_key),
+        (china, cn_key),
+    ]
+    assert Job.objects.filter(template=diving, key=global_key).count() == 1
+    cn_key.status = KeyStatus.INVALID
+    cn_key.save()
+    response = api.post("/videos", {**body, "key_id": cn_key.pk})
+    assert response.status_code == 422 and response.json()["field"] == "key_id"
+    assert "rejected" in response.json()["detail"]
 
 
 def test_it_answers_400_when_there_is_no_usable_key(api, body, key):

@@ -105,14 +105,19 @@ def test_it_releases_when_the_reconciler_gives_up_on_a_stuck_submit(
     assert kinds(job) == ["reserve", "release"]
 
 
-def test_it_releases_a_job_failed_late_by_the_processing_deadline(make_job, upstream, team):
+def test_it_releases_a_job_the_upstream_fails_days_later(make_job, upstream, team):
     job = submit(make_job(), upstream)
-    upstream.on(QUERY, ok(task_id="T1", status="Processing", video_url=""))
+    upstream.on(
+        QUERY, ok(task_id="T1", status="Processing", video_url=""), ok(task_id="T1", status="Fail")
+    )
     later = timezone.now() + timedelta(days=2)
     with at(later.year, later.month, later.day, later.hour):
+        services.job_poll(job_id=job.id, force=True)  # still processing: we keep asking
+        job.refresh_from_db()
+        assert job.status == JobStatus.PROCESSING and kinds(job) == ["reserve"]
         services.job_poll(job_id=job.id, force=True)
     job.refresh_from_db()
-    assert (job.status, job.error_code) == (JobStatus.FAILED, "deadline")
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "upstream_failed")
     release = LedgerEntry.objects.get(job=job, kind=EntryKind.RELEASE)
     reserve = LedgerEntry.objects.get(job=job, kind=EntryKind.RESERVE)
     # Released in the month that admitted it, even when that month is over.

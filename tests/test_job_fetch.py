@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
 import pytest
 from django.utils import timezone
 
@@ -24,6 +27,12 @@ def succeeded_upstream(make_job, enqueued):
     job.refresh_from_db()
     enqueued.clear()
     return job
+
+
+def result_dir(job):
+    from django.conf import settings
+
+    return Path(settings.MEDIA_ROOT) / "jobs" / str(job.team_id) / str(job.id)
 
 
 def video(**headers) -> FakeResponse:
@@ -64,6 +73,8 @@ def test_it_keeps_the_first_copy_when_two_fetches_race(succeeded_upstream, upstr
     services.job_fetch(job_id=succeeded_upstream.id)
     assert not Attachment.objects.filter(kind=AttachmentKind.RESULT).exists()
     assert Job.objects.get().events.filter(kind="video").count() == 0
+    # The losing copy is gone from storage too, not only from the database.
+    assert list(result_dir(succeeded_upstream).glob("result-*")) == []
 
 
 def test_it_uses_files_retrieve_for_a_file_id(succeeded_upstream, upstream):
@@ -128,3 +139,47 @@ def test_it_gives_no_duration_for_a_file_that_is_not_mp4():
     import io
 
     assert fetch.mp4_duration(io.BytesIO(b"not a video at all")) is None
+
+
+def test_it_counts_a_storage_failure_as_an_attempt_and_tries_again(
+    succeeded_upstream, upstream, monkeypatch
+):
+    upstream.on("/out/v.mp4", video())
+
+    def broken_save(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("django.core.files.storage.FileSystemStorage.save", broken_save)
+    services.job_fetch(job_id=succeeded_upstream.id)
+    job = Job.objects.get()
+    assert job.status == JobStatus.PROCESSING and job.fetch_attempts == 1
+    assert job.fetching_until is None and job.next_attempt_at > timezone.now()
+    assert "OSError" in job.events.last().message
+
+
+def test_it_fails_a_job_whose_fetch_keeps_failing(succeeded_upstream, upstream, settings):
+    Job.objects.filter(pk=succeeded_upstream.pk).update(
+        fetch_attempts=settings.JOB_FETCH_MAX_ATTEMPTS
+    )
+    services.job_fetch(job_id=succeeded_upstream.id)
+    job = Job.objects.get()
+    assert job.status == JobStatus.FAILED and job.error_code == "fetch"
+    assert upstream.calls == []
+
+
+def test_it_leaves_a_job_alone_while_another_fetch_holds_the_lease(succeeded_upstream, upstream):
+    Job.objects.filter(pk=succeeded_upstream.pk).update(
+        fetching_until=timezone.now() + timedelta(minutes=2)
+    )
+    services.job_fetch(job_id=succeeded_upstream.id)
+    assert upstream.calls == []
+    assert Job.objects.get().fetch_attempts == 0
+
+
+def test_it_takes_over_a_fetch_whose_lease_ran_out(succeeded_upstream, upstream):
+    Job.objects.filter(pk=succeeded_upstream.pk).update(
+        fetching_until=timezone.now() - timedelta(seconds=1)
+    )
+    upstream.on("/out/v.mp4", video())
+    services.job_fetch(job_id=succeeded_upstream.id)
+    assert Job.objects.get().status == JobStatus.SUCCEEDED

@@ -95,14 +95,17 @@ def test_it_spaces_polls_out_up_to_a_cap(settings):
     assert intervals[-1] == settings.JOB_POLL_MAX_SECONDS
 
 
-def test_it_fails_a_job_past_the_deadline(processing, upstream, settings):
-    Job.objects.filter(pk=processing.pk).update(
-        submitted_at=timezone.now()
-        - timedelta(seconds=settings.JOB_PROCESSING_DEADLINE_SECONDS + 1)
-    )
-    upstream.on(QUERY, ok(task_id="T1", status="Processing", video_url=""))
-    job = poll(processing)
-    assert job.status == JobStatus.FAILED and job.error_code == "deadline"
+def test_it_keeps_asking_an_overdue_job_less_often_but_never_gives_up(
+    processing, upstream, settings
+):
+    overdue = timezone.now() - timedelta(seconds=settings.JOB_SLOW_POLL_AFTER_SECONDS + 1)
+    Job.objects.filter(pk=processing.pk).update(submitted_at=overdue)
+    upstream.on(QUERY, TIMEOUT("slow"), ok(task_id="T1", status="Processing", video_url=""))
+    for _ in range(2):
+        job = poll(processing, force=True)
+        assert job.status == JobStatus.PROCESSING and job.upstream_task_id == "T1"
+        wait = (job.next_attempt_at - timezone.now()).total_seconds()
+        assert wait > settings.JOB_SLOW_POLL_SECONDS - 5
 
 
 @pytest.mark.parametrize("status_code", [1004, 2049])

@@ -4,6 +4,7 @@ import base64
 from datetime import timedelta
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import KeyStatus
@@ -166,3 +167,55 @@ def test_it_fails_a_job_whose_key_went_invalid_while_queued(make_job, upstream, 
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED and job.error_code == "key_invalid"
     assert upstream.calls == []
+
+
+def test_it_follows_a_late_answer_when_the_requeued_job_was_not_taken_up(make_job, upstream):
+    def requeue(job):
+        Job.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED, submitting_since=None)
+
+    upstream.request = _answering(upstream, requeue)
+    job = make_job()
+    services.job_submit(job_id=job.id)
+    job.refresh_from_db()
+    assert (job.status, job.upstream_task_id) == (JobStatus.PROCESSING, "LATE")
+
+
+def test_it_does_not_touch_a_job_another_attempt_owns_now(make_job, upstream):
+    def taken_over(job):
+        Job.objects.filter(pk=job.pk).update(submit_attempts=F("submit_attempts") + 1)
+
+    upstream.request = _answering(upstream, taken_over)
+    job = make_job()
+    services.job_submit(job_id=job.id)
+    job.refresh_from_db()
+    assert (job.status, job.upstream_task_id, job.submit_attempts) == (
+        JobStatus.SUBMITTING,
+        "",
+        2,
+    )
+    note = job.events.last()
+    assert note.kind == "note" and "LATE" in note.message
+
+
+def test_it_does_not_fail_a_job_another_attempt_owns_on_a_late_refusal(make_job, upstream):
+    job = make_job()
+
+    def refuse_late(*args, **kwargs):
+        Job.objects.filter(pk=job.pk).update(submit_attempts=F("submit_attempts") + 1)
+        return code(2013)
+
+    upstream.request = refuse_late
+    services.job_submit(job_id=job.id)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUBMITTING and job.error_code == ""
+
+
+def _answering(upstream, meanwhile):
+    """An upstream whose create answers task LATE only after `meanwhile(job)` happened."""
+
+    def request(method, url, **kwargs):
+        job = Job.objects.get()
+        meanwhile(job)
+        return ok(task_id="LATE")
+
+    return request

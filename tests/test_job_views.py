@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import json
+
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from tests.apiclient import drive_to_success
 from tests.conftest import make_image
 from videos.models import Job, JobStatus, VideoTemplate
+from videos.sse import job_event_stream
 
 
 def test_it_shows_every_active_template_with_its_inputs(owner_client, catalogue):
@@ -103,6 +107,28 @@ def test_it_gives_live_status_as_json(owner_client, make_job):
     after = data["events"][-1]["id"]
     later = owner_client.get(reverse("videos:job_status", args=[job.id]) + f"?after={after}")
     assert later.json()["events"] == []
+
+
+def test_it_shows_each_event_in_the_same_shape_as_the_api(owner_client, make_job, upstream):
+    job = make_job()
+    drive_to_success(job, upstream)
+    page = owner_client.get(reverse("videos:job_status", args=[job.id])).json()["events"]
+    streamed = {}
+    for frame in "".join(job_event_stream(job_id=job.id)).split("\n\n"):
+        if frame.startswith("id: "):  # timeline events; not `retry:` or the final `done`
+            data = json.loads(frame.split("data: ", 1)[1])
+            streamed[data["id"]] = data
+    shown = [e for e in page if e["kind"] != "callback"]  # the API does not stream hints
+    assert [e["id"] for e in shown] == list(streamed)
+    for event in shown:
+        expected = dict(streamed[event["id"]])
+        if "video" in expected:  # the page plays the file with the session, not the token
+            expected["video"] = {
+                **expected["video"],
+                "url": reverse("videos:job_video", args=[job.id]),
+            }
+        assert event == expected
+    assert any("upstream_status" in e for e in shown) and any("video" in e for e in shown)
 
 
 def test_it_cancels_a_queued_job(owner_client, make_job):

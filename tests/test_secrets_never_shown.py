@@ -330,3 +330,11 @@ def test_it_redacts_what_the_configured_handlers_write(capsys):
 def test_it_redacts_webhook_secrets():
     text = redact("signing with whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw now")
     assert text == "signing with whsec_[redacted] now"
+
+
+def test_it_redacts_invitation_links_but_not_team_ids():
+    assert redact("GET /accounts/invitations/Zx9_abcDEF123-ghiJKL456mno789pqrSTU/ 200") == (
+        "GET /accounts/invitations/[redacted]/ 200"
+    )
+    kept = "POST /accounts/teams/4/invitations/12/revoke/ 302"
+    assert redact(kept) == kept

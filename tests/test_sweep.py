@@ -81,3 +81,19 @@ def test_it_is_scheduled_every_minute(db):
         Schedule.MINUTES,
         1,
     )
+
+
+def test_it_hands_out_a_job_that_lost_its_next_time(
+    make_job, enqueued, django_capture_on_commit_callbacks
+):
+    job = make_job()
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.PROCESSING,
+        upstream_task_id="T",
+        submitted_at=timezone.now(),
+        next_attempt_at=None,
+    )
+    enqueued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.jobs_sweep()["poll"] == 1
+    assert enqueued == [("videos.tasks.poll_job", (str(job.id),), {})]

@@ -136,7 +136,9 @@ def test_it_lets_only_owners_and_admins_change_roles(client, team, teammate, out
 def test_it_lets_only_owners_and_admins_change_the_plan(client, team, teammate, outsider):
     from billing.models import Plan
 
-    pro = Plan.objects.create(name="Pro", video_limit=500, budget_cents=50_000, max_concurrent=10)
+    pro = Plan.objects.create(
+        name="Pro", video_limit=500, budget_cents=50_000, max_concurrent=10, is_public=True
+    )
     url = reverse("billing:team_plan", args=[team.pk])
     client.force_login(teammate)
     assert client.post(url, {"plan": pro.pk}).status_code == 403
@@ -148,9 +150,12 @@ def test_it_lets_only_owners_and_admins_change_the_plan(client, team, teammate, 
 def test_it_lets_owners_pick_a_public_plan_and_caps(owner_client, team):
     from billing.models import Plan
 
-    pro = Plan.objects.create(name="Pro", video_limit=500, budget_cents=50_000, max_concurrent=10)
+    pro = Plan.objects.create(
+        name="Pro", video_limit=500, budget_cents=50_000, max_concurrent=10, is_public=True
+    )
+    # Not marked public: a plan staff create is not self-service by default.
     secret = Plan.objects.create(
-        name="Enterprise", video_limit=9999, budget_cents=10**7, max_concurrent=99, is_public=False
+        name="Enterprise", video_limit=9999, budget_cents=10**7, max_concurrent=99
     )
     url = reverse("billing:team_plan", args=[team.pk])
     owner_client.post(url, {"plan": pro.pk, "video_cap": "50", "budget_cap": "12.34"})

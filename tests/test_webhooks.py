@@ -9,9 +9,10 @@ import socket
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,7 +21,7 @@ from integrations import services, webhooks
 from integrations.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from tests.apiclient import drive_to_success
 from videos import services as video_services
-from videos.models import Job
+from videos.models import Job, JobEvent
 
 
 def standard_webhooks_verify(secret: str, headers: dict, body: bytes, *, now: float) -> bool:
@@ -46,6 +47,7 @@ class Receiver:
     def __init__(self):
         self.requests: list[dict] = []
         self.answers: list[tuple[int, dict]] = []
+        self.body = b"ok"
         self.url = ""
 
     def answer(self) -> tuple[int, dict]:
@@ -74,9 +76,9 @@ def receiver(settings):
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", str(len(rec.body)))
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(rec.body)
 
         do_GET = do_POST
 
@@ -228,6 +230,27 @@ def test_it_never_stops_a_job_when_queueing_a_webhook_breaks(make_job, receiver,
     assert job.status == "failed"
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_lets_the_job_finish_when_queueing_a_webhook_hits_a_database_error(
+    make_job, monkeypatch
+):
+    # Committed for real (transaction=True): on PostgreSQL a failed statement aborts the
+    # whole transaction unless the webhook's part ran in a savepoint of its own.
+    def broken(*, job_id, status):
+        JobEvent.objects.create(job_id=job_id, kind="note", message="half-queued webhook")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table")
+
+    monkeypatch.setattr("integrations.receivers.delivery_create", broken)
+    job = make_job(callback_url="https://hooks.example.com/video")
+    assert video_services.job_fail(job.id, code="x", message="x")
+    job.refresh_from_db()
+    assert job.status == "failed" and job.finished_at is not None
+    assert job.events.filter(status="failed").exists()
+    # The webhook's half-done writes went back with its savepoint, and only those.
+    assert not JobEvent.objects.filter(message="half-queued webhook").exists()
+
+
 # --- Retries -----------------------------------------------------------------------------
 
 
@@ -310,6 +333,59 @@ def test_it_refuses_a_private_address_at_delivery_time(
     assert receiver.requests == []
 
 
+def _rebinding_dns(monkeypatch, host: str, answers: list[str]) -> list[str]:
+    """socket.getaddrinfo with a zero-TTL `host`: each lookup gets the next answer."""
+    real = socket.getaddrinfo
+    given: list[str] = []
+
+    def getaddrinfo(name, port, *args, **kwargs):
+        if name != host:
+            return real(name, port, *args, **kwargs)
+        address = answers[min(len(given), len(answers) - 1)]
+        given.append(address)
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return given
+
+
+def test_it_connects_only_to_the_address_it_checked(
+    make_job, receiver, sent, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    port = urlsplit(receiver.url).port
+    job = make_job(callback_url=f"http://rebind.example.test:{port}/hooks/video")
+    with django_capture_on_commit_callbacks(execute=True):
+        video_services.job_fail(job.id, code="x", message="x")
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    # DNS rebinding: a public address for the check, then the receiver on 127.0.0.1.
+    given = _rebinding_dns(monkeypatch, "rebind.example.test", ["93.184.215.14", "127.0.0.1"])
+    attempt = webhooks.delivery_attempt(delivery_id=WebhookDelivery.objects.get().id)
+    assert given == ["93.184.215.14", "127.0.0.1"]
+    assert receiver.requests == []  # nothing reached 127.0.0.1
+    assert attempt.status_code is None and not attempt.ok
+    assert attempt.error.startswith("refused") and "private" in attempt.error
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.PENDING and delivery.last_error == attempt.error
+
+
+def test_it_sends_to_the_checked_address_under_the_host_name(
+    make_job, receiver, sent, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    port = urlsplit(receiver.url).port
+    job = make_job(callback_url=f"http://hooks.example.test:{port}/hooks/video")
+    with django_capture_on_commit_callbacks(execute=True):
+        video_services.job_fail(job.id, code="x", message="x")
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    # Pretend the receiver's address is public: the check passes, the connection is made to
+    # exactly the address that was checked, and the request still names the host.
+    monkeypatch.setattr("integrations.netguard._is_public", lambda address: True)
+    given = _rebinding_dns(monkeypatch, "hooks.example.test", ["127.0.0.1"])
+    attempt = webhooks.delivery_attempt(delivery_id=WebhookDelivery.objects.get().id)
+    assert attempt.ok and len(given) == 2  # the check, then the one lookup the connect uses
+    (request,) = receiver.requests
+    assert request["headers"]["host"] == f"hooks.example.test:{port}"
+
+
 def test_it_records_an_endpoint_that_does_not_answer(
     make_job, sent, settings, django_capture_on_commit_callbacks
 ):
@@ -330,8 +406,13 @@ def test_it_uses_explicit_timeouts_and_no_redirects(monkeypatch, settings):
 
     seen = {}
 
+    mounted = {}
+
     class Session:
         trust_env = True
+
+        def mount(self, prefix, adapter):
+            mounted[prefix] = adapter
 
         def post(self, url, **kwargs):
             seen.update(kwargs)
@@ -344,6 +425,7 @@ def test_it_uses_explicit_timeouts_and_no_redirects(monkeypatch, settings):
     result = http.post("https://hooks.example.com/", body=b"{}", headers={})
     assert seen["timeout"] == settings.WEBHOOK_TIMEOUT and seen["allow_redirects"] is False
     assert (result.status_code, result.error) == (None, "timed out")
+    assert all(isinstance(mounted[p], http.CheckedAddressAdapter) for p in ("http://", "https://"))
 
 
 # --- The signing secret ------------------------------------------------------------------
@@ -375,21 +457,40 @@ def test_it_keeps_the_secret_encrypted_at_rest(team):
 # --- Portal pages ------------------------------------------------------------------------
 
 
-def test_it_shows_the_secret_to_the_owner_and_only_its_last_4_to_a_member(
-    owner_client, client, teammate, team
-):
+def test_it_never_shows_a_saved_secret_only_its_last_4(owner_client, client, teammate, team):
     secret = _secret(team)
-    assert secret in owner_client.get(reverse("integrations:index")).content.decode()
-    client.force_login(teammate)
+    for page in (
+        owner_client.get(reverse("integrations:index")).content.decode(),
+        _as_member(client, teammate, team).get(reverse("integrations:index")).content.decode(),
+    ):
+        assert secret not in page and secret[6:] not in page
+        assert f"whsec_…{secret[-4:]}" in page
+    assert client.post(reverse("integrations:secret_rotate")).status_code == 403
+    assert _secret(team) == secret
+
+
+def test_it_shows_the_signing_secret_once_right_after_a_rotation(owner_client, team):
+    # Made by the signer, never shown to anyone: rotating is how the team gets one.
+    unseen = _secret(team)
+    index = reverse("integrations:index")
+    assert unseen not in owner_client.get(index).content.decode()
+    response = owner_client.post(reverse("integrations:secret_rotate"))
+    new = _secret(team)
+    assert response.status_code == 200 and new != unseen
+    assert response.content.decode().count(new) == 1
+    assert "no-store" in response["Cache-Control"]
+    again = owner_client.get(index).content.decode()
+    assert new not in again and new[6:] not in again and f"whsec_…{new[-4:]}" in again
+
+
+def _as_member(client, user, team):
     from accounts.selectors import SESSION_TEAM_KEY
 
+    client.force_login(user)
     session = client.session
     session[SESSION_TEAM_KEY] = team.pk
     session.save()
-    page = client.get(reverse("integrations:index")).content.decode()
-    assert secret not in page and f"whsec_…{secret[-4:]}" in page
-    assert client.post(reverse("integrations:secret_rotate")).status_code == 403
-    assert _secret(team) == secret
+    return client
 
 
 def test_it_rotates_the_secret_from_the_portal(owner_client, team):
@@ -410,6 +511,23 @@ def test_it_shows_the_teams_delivery_log_with_each_attempt(
                 .context["page"].object_list) == []  # fmt: skip
     client.force_login(outsider)
     assert list(client.get(reverse("integrations:deliveries")).context["page"].object_list) == []
+
+
+def test_it_never_keeps_or_shows_what_the_receiver_answered(
+    owner_client, make_job, receiver, sent, django_capture_on_commit_callbacks
+):
+    # The URL is the caller's choice: an answer shown back would be a way to read pages the
+    # portal can reach and they cannot.
+    marker = "internal-admin-page-7c1f"
+    receiver.answers = [(500, {})]
+    receiver.body = f"<html>{marker}</html>".encode()
+    delivery = _failed_delivery(make_job, receiver, sent, django_capture_on_commit_callbacks)
+    attempt = webhooks.delivery_attempt(delivery_id=delivery.id)
+    assert attempt.status_code == 500 and attempt.latency_ms >= 0
+    stored = [*WebhookAttempt.objects.values(), *WebhookDelivery.objects.values()]
+    assert marker not in str(stored)
+    page = owner_client.get(reverse("integrations:deliveries")).content.decode()
+    assert "HTTP 500" in page and marker not in page
 
 
 def test_it_lets_admins_manage_the_secret(client, teammate, team):

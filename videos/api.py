@@ -20,8 +20,6 @@ from django.db.models import Prefetch, Q
 from django.http import FileResponse, StreamingHttpResponse
 from ninja import Header, Query, Router, Status
 
-from accounts.models import ProviderKey
-from accounts.selectors import key_default
 from integrations import netguard
 from integrations.api_errors import ApiError, error_responses, input_error, refuse_unknown_query
 from videos import images, services
@@ -33,7 +31,7 @@ from videos.api_schemas import (
     job_payload,
     template_payload,
 )
-from videos.errors import JobInputError
+from videos.errors import JobInputError, NoUsableKeyError
 from videos.models import Attachment, AttachmentKind, Job, JobStatus, VideoTemplate
 from videos.selectors import jobs_for_team, templates_active
 from videos.sse import job_event_stream
@@ -89,23 +87,20 @@ def _templates_for(template_id: str):
 
 
 def _template_and_key(*, user, candidates, key_id: int | None) -> tuple[VideoTemplate, int | None]:
-    """The template in the region of the key that will run it (ids differ per region)."""
-    if key_id is not None:
-        key = ProviderKey.objects.filter(pk=key_id, user=user).first()
-        if key is None:
-            raise JobInputError("key_id", "no such key in your vault")
-        template = candidates.filter(provider=key.provider, region=key.region).first()
-        if template is None:
-            raise JobInputError(
-                "key_id", f"this key's region ({key.get_region_display()}) has no such template"
-            )
-        return template, key.pk
+    """The template in the region of the key that will run it (ids differ per region).
+
+    The key is chosen by the one rule job_create applies (services.job_pick_key): the given
+    key if it fits the template, else the caller's default key for it.
+    """
     for template in candidates:
-        key = key_default(user=user, provider=template.provider, region=template.region)
-        if key is not None:
-            return template, key.pk
-    # No key fits: job_create checks the inputs first, then answers NoUsableKeyError (400).
-    return candidates.first(), None
+        try:
+            key = services.job_pick_key(user=user, template=template, key_id=key_id)
+        except (JobInputError, NoUsableKeyError):
+            continue
+        return template, key.pk
+    # No template has a usable key: job_create checks the inputs first, then answers with
+    # job_pick_key's reason for the first one (422 on key_id, or 400 NoUsableKeyError).
+    return candidates.first(), key_id
 
 
 def _check_callback_url(url: str) -> str:

@@ -1,4 +1,5 @@
-"""In and Out schemas of the videos API, and the one JSON shape of a job (API and webhooks)."""
+"""In and Out schemas of the videos API, the one JSON shape of a job (API and webhooks) and
+of a timeline event (the API's server-sent events and the job page's live status)."""
 
 from __future__ import annotations
 
@@ -176,8 +177,12 @@ def video_payload(job_id, result: Attachment, *, base_url: str = "") -> dict:
     }
 
 
-def event_payload(event: JobEvent, *, base_url: str = "") -> dict:
-    """One timeline entry as a server-sent event's data."""
+def event_payload(event: JobEvent, *, base_url: str = "", video_url: str = "") -> dict:
+    """One timeline entry: a server-sent event's data, and an entry of the job page's events.
+
+    A `video` event links its file at `video_url`; by default the API download (absolute
+    with `base_url`). The job page passes its own session-authenticated URL instead.
+    """
     data = event.data or {}
     payload = {
         "id": event.id,
@@ -194,7 +199,7 @@ def event_payload(event: JobEvent, *, base_url: str = "") -> dict:
         payload["error"] = data["error"]
     if event.kind == "video":
         payload["video"] = {
-            "url": base_url + download_path(event.job_id),
+            "url": video_url or base_url + download_path(event.job_id),
             "bytes": data.get("bytes"),
             "content_type": data.get("content_type"),
             "duration_s": data.get("duration_s"),

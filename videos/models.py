@@ -105,6 +105,8 @@ class Job(models.Model):
     poll_count = models.PositiveIntegerField(default=0)
     # When the worker should next act: submit a queued job, re-query a processing one.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # A running fetch holds this lease so a second one does not download the same video.
+    fetching_until = models.DateTimeField(null=True, blank=True)
     cost_cents = models.PositiveIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True)

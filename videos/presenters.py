@@ -4,17 +4,8 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from videos.models import Job, JobEvent
-
-
-def event_payload(event: JobEvent) -> dict:
-    return {
-        "id": event.id,
-        "kind": event.kind,
-        "status": event.status,
-        "message": event.message,
-        "created_at": event.created_at.isoformat(),
-    }
+from videos.api_schemas import event_payload
+from videos.models import Job
 
 
 def job_status_payload(job: Job, *, after: str | None = None) -> dict:
@@ -22,6 +13,8 @@ def job_status_payload(job: Job, *, after: str | None = None) -> dict:
     if after and after.isdigit():
         events = events.filter(id__gt=int(after))
     result = job.result
+    # The page fetches the file with the signed-in session, not through the token API.
+    video_url = reverse("videos:job_video", args=[job.id])
     return {
         "id": str(job.id),
         "status": job.status,
@@ -30,9 +23,10 @@ def job_status_payload(job: Job, *, after: str | None = None) -> dict:
         "upstream_status": job.upstream_status,
         "terminal": job.is_terminal,
         "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
-        "events": [event_payload(e) for e in events],
+        # Each event in the same shape as the API's server-sent events (one home).
+        "events": [event_payload(e, video_url=video_url) for e in events],
         "video": {
-            "url": reverse("videos:job_video", args=[job.id]),
+            "url": video_url,
             "bytes": result.bytes,
             "content_type": result.content_type,
             "duration_s": result.duration_s,

@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import KeyStatus, ProviderKey
@@ -80,7 +80,7 @@ def _event(job_id, kind: str, message: str, *, status: str = "", **data) -> JobE
 # --- Creating -----------------------------------------------------------------------------
 
 
-def _pick_key(*, user, template: VideoTemplate, key_id: int | None) -> ProviderKey:
+def job_pick_key(*, user, template: VideoTemplate, key_id: int | None) -> ProviderKey:
     if key_id is not None:
         key = ProviderKey.objects.filter(pk=key_id, user=user).first()
         if key is None:
@@ -126,7 +126,7 @@ def job_create(
     inputs.check_media_count(template, media_inputs)
     if len(reference) > 200:
         raise JobInputError("reference", "at most 200 characters")
-    key = _pick_key(user=user, template=template, key_id=key_id)
+    key = job_pick_key(user=user, template=template, key_id=key_id)
     checked = [inputs.check_media(f"media_inputs[{i}]", m) for i, m in enumerate(media_inputs)]
 
     if idempotency_key:
@@ -203,10 +203,9 @@ def _store_inputs(job: Job, media_inputs: list[MediaInput], checked: list) -> No
 
 def job_cancel(*, job: Job) -> Job:
     """Cancel is only possible before the upstream has the job (it cannot be called back)."""
-    with transaction.atomic():
-        if not _finish(job.id, [JobStatus.QUEUED], JobStatus.CANCELED, message="Canceled"):
-            job.refresh_from_db()
-            raise JobStateError(f"a job that is {job.status} can no longer be canceled")
+    if not _finish(job.id, [JobStatus.QUEUED], JobStatus.CANCELED, message="Canceled"):
+        job.refresh_from_db()
+        raise JobStateError(f"a job that is {job.status} can no longer be canceled")
     job.refresh_from_db()
     return job
 
@@ -214,11 +213,16 @@ def job_cancel(*, job: Job) -> Job:
 # --- Terminal transitions ------------------------------------------------------------------
 
 
-def _finish(job_id, from_statuses: list[str], status: str, *, message: str, **fields) -> bool:
-    """Move a job to a terminal state once; returns False if another step got there first."""
+def _finish(
+    job_id, from_statuses: list[str], status: str, *, message: str, match=None, **fields
+) -> bool:
+    """Move a job to a terminal state once; returns False if another step got there first.
+
+    `match` narrows the claim further (e.g. to one submit attempt).
+    """
     now = timezone.now()
     with transaction.atomic():
-        moved = Job.objects.filter(pk=job_id, status__in=from_statuses).update(
+        moved = Job.objects.filter(pk=job_id, status__in=from_statuses, **(match or {})).update(
             status=status, finished_at=now, next_attempt_at=None, updated_at=now, **fields
         )
         if not moved:
@@ -232,12 +236,15 @@ def _finish(job_id, from_statuses: list[str], status: str, *, message: str, **fi
     return True
 
 
-def job_fail(job_id, *, code: str, message: str, from_statuses: list[str] | None = None) -> bool:
+def job_fail(
+    job_id, *, code: str, message: str, from_statuses: list[str] | None = None, match=None
+) -> bool:
     return _finish(
         job_id,
         from_statuses or JobStatus.in_flight(),
         JobStatus.FAILED,
         message=f"Failed: {message}",
+        match=match,
         error_code=code[:40],
         error_message=message[:500],
     )
@@ -268,8 +275,16 @@ def job_submit(*, job_id) -> None:
     job = Job.objects.select_related("template", "key").get(pk=job_id)
     _event(job.id, EventKind.STATUS, "Submitting to MiniMax", status=JobStatus.SUBMITTING)
 
+    # Every write below is for this attempt only: a late answer to an earlier attempt (whose
+    # worker the reconciler gave up on) must not move a job another attempt now owns.
+    this_attempt = {"submit_attempts": job.submit_attempts}
     if job.key is None or job.key.status != KeyStatus.ACTIVE:
-        job_fail(job.id, code="key_invalid", message="The vault key for this job is not usable.")
+        job_fail(
+            job.id,
+            code="key_invalid",
+            message="The vault key for this job is not usable.",
+            match=this_attempt,
+        )
         return
     try:
         client = minimax.client_for_key(job.key)
@@ -280,16 +295,21 @@ def job_submit(*, job_id) -> None:
             callback_url=_callback_url(job),
         )
     except (VaultError, minimax.PermanentError) as exc:
-        _fail_permanently(job, exc)
+        _fail_permanently(job, exc, match=this_attempt)
         return
     except minimax.TransientError as exc:
         _submit_retry_later(job, exc)
         return
 
     with transaction.atomic():
-        moved = Job.objects.filter(pk=job.id, status=JobStatus.SUBMITTING).update(
+        # QUEUED too: if the reconciler requeued this attempt but nobody took it up again,
+        # the upstream task is ours and paid for, so follow it rather than create another.
+        moved = Job.objects.filter(
+            pk=job.id, status__in=[JobStatus.SUBMITTING, JobStatus.QUEUED], **this_attempt
+        ).update(
             status=JobStatus.PROCESSING,
             upstream_task_id=task_id,
+            submitting_since=None,
             submitted_at=timezone.now(),
             progress=5,
             next_attempt_at=timezone.now() + timedelta(seconds=poll_interval(0)),
@@ -307,22 +327,30 @@ def job_submit(*, job_id) -> None:
                 sender=Job,
                 job_id=job.id,
                 status=JobStatus.PROCESSING,
-                previous=[JobStatus.SUBMITTING],
+                previous=[JobStatus.SUBMITTING, JobStatus.QUEUED],
             )
         else:
-            # The reconciler requeued us while the create was in flight; the upstream has
-            # the task now, so keep the task id rather than lose the (paid) video.
-            logger.warning("job %s: create answered after the job left submitting", job.id)
+            # Another attempt owns the job now. Keep this task id on the timeline, so the
+            # second upstream task (MiniMax has no idempotency key) can be traced and disputed.
+            logger.warning(
+                "job %s: late create answer, upstream task %s not followed", job.id, task_id
+            )
+            _event(
+                job.id,
+                EventKind.NOTE,
+                f"MiniMax answered an earlier attempt late (task {task_id}); not followed.",
+                task_id=task_id,
+            )
 
 
-def _fail_permanently(job: Job, exc: VaultError | minimax.PermanentError) -> None:
+def _fail_permanently(job: Job, exc: VaultError | minimax.PermanentError, *, match=None) -> None:
     """End a job on an error that retrying cannot fix; a rejected key is marked unusable too."""
     if isinstance(exc, VaultError):
-        job_fail(job.id, code="vault", message=str(exc))
+        job_fail(job.id, code="vault", message=str(exc), match=match)
         return
     if isinstance(exc, minimax.KeyRejectedError):
         key_mark_invalid(key_id=job.key_id, reason=exc.message)
-    job_fail(job.id, code=exc.code, message=exc.message)
+    job_fail(job.id, code=exc.code, message=exc.message, match=match)
 
 
 def _submit_retry_later(job: Job, exc: minimax.TransientError) -> None:
@@ -331,11 +359,15 @@ def _submit_retry_later(job: Job, exc: minimax.TransientError) -> None:
             job.id,
             code=exc.code,
             message=f"{exc.message} Gave up after {job.submit_attempts} attempts.",
+            from_statuses=[JobStatus.SUBMITTING],
+            match={"submit_attempts": job.submit_attempts},
         )
         return
     delay = max(exc.retry_after, backoff_seconds(job.submit_attempts, base=10, cap=600))
     with transaction.atomic():
-        moved = Job.objects.filter(pk=job.id, status=JobStatus.SUBMITTING).update(
+        moved = Job.objects.filter(
+            pk=job.id, status=JobStatus.SUBMITTING, submit_attempts=job.submit_attempts
+        ).update(
             status=JobStatus.QUEUED,
             next_attempt_at=timezone.now() + timedelta(seconds=delay),
             submitting_since=None,
@@ -359,7 +391,13 @@ def _claim_poll(job_id, *, force: bool) -> Job | None:
     job = Job.objects.filter(pk=job_id, status=JobStatus.PROCESSING).first()
     if job is None or (not force and job.next_attempt_at and job.next_attempt_at > timezone.now()):
         return None
-    next_at = timezone.now() + timedelta(seconds=poll_interval(job.poll_count + 1))
+    interval = poll_interval(job.poll_count + 1)
+    if job.submitted_at and timezone.now() - job.submitted_at > timedelta(
+        seconds=settings.JOB_SLOW_POLL_AFTER_SECONDS
+    ):
+        # Overdue, but a local clock is not an upstream outcome: keep asking, less often.
+        interval = settings.JOB_SLOW_POLL_SECONDS
+    next_at = timezone.now() + timedelta(seconds=interval)
     claimed = Job.objects.filter(
         pk=job.pk, status=JobStatus.PROCESSING, poll_count=job.poll_count
     ).update(next_attempt_at=next_at, poll_count=F("poll_count") + 1, updated_at=timezone.now())
@@ -371,26 +409,18 @@ def job_poll(*, job_id, force: bool = False) -> None:
     job = _claim_poll(job_id, force=force)
     if job is None:
         return
-    deadline = job.submitted_at + timedelta(seconds=settings.JOB_PROCESSING_DEADLINE_SECONDS)
     if job.key is None:
         job_fail(job.id, code="key_missing", message="The vault key for this job was deleted.")
         return
     try:
         result = minimax.client_for_key(job.key).query(task_id=job.upstream_task_id)
     except minimax.TransientError as exc:
-        if timezone.now() > deadline:
-            job_fail(job.id, code="deadline", message="MiniMax did not finish the video in time.")
-        else:
-            logger.info("job %s: query failed transiently (%s); asking again later", job.id, exc)
+        logger.info("job %s: query failed transiently (%s); asking again later", job.id, exc)
         return
     except (VaultError, minimax.PermanentError) as exc:
         _fail_permanently(job, exc)
         return
     job_apply_result(job=job, result=result)
-    if result.status in (minimax.TaskStatus.PREPARING, minimax.TaskStatus.PROCESSING) and (
-        timezone.now() > deadline
-    ):
-        job_fail(job.id, code="deadline", message="MiniMax did not finish the video in time.")
 
 
 def job_apply_result(*, job: Job, result: minimax.TaskResult) -> None:
@@ -433,48 +463,72 @@ def job_fetch(*, job_id) -> None:
     job = Job.objects.select_related("key").filter(pk=job_id, status=JobStatus.PROCESSING).first()
     if job is None or minimax.parse_status(job.upstream_status) != minimax.TaskStatus.SUCCESS:
         return
-    claimed = Job.objects.filter(
-        pk=job.pk, status=JobStatus.PROCESSING, fetch_attempts=job.fetch_attempts
-    ).update(
-        fetch_attempts=F("fetch_attempts") + 1,
-        # A lease: if this worker dies, the sweeper looks again after it runs out.
-        next_attempt_at=timezone.now() + timedelta(seconds=settings.Q_CLUSTER["retry"]),
-        updated_at=timezone.now(),
+    if job.fetch_attempts >= settings.JOB_FETCH_MAX_ATTEMPTS:
+        job_fail(
+            job.id,
+            code="fetch",
+            message=f"The video could not be downloaded in {job.fetch_attempts} attempts.",
+            from_statuses=[JobStatus.PROCESSING],
+        )
+        return
+    now = timezone.now()
+    # A lease, not a lock: a forced poll may enqueue a second fetch while this one runs, and
+    # if this worker dies the lease runs out and the next look hands the fetch out again.
+    claimed = (
+        Job.objects.filter(pk=job.pk, status=JobStatus.PROCESSING)
+        .filter(Q(fetching_until__isnull=True) | Q(fetching_until__lt=now))
+        .update(
+            fetch_attempts=F("fetch_attempts") + 1,
+            fetching_until=now + timedelta(seconds=settings.Q_CLUSTER["retry"]),
+            updated_at=now,
+        )
     )
     if not claimed:
         return  # another fetch of this job is running
+    stored = None
     try:
         client = minimax.client_for_key(job.key)
         url = job.upstream_video_url
         if job.upstream_file_id:
             url = client.retrieve_file(file_id=job.upstream_file_id).download_url
         stored = fetch.download(client, url)
-    except (minimax.UpstreamError, VaultError, fetch.FetchError) as exc:
-        _fetch_failed(job, exc)
-        return
-    try:
         _store_result(job, stored)
+    except Exception as exc:
+        # Whatever broke (upstream, network, storage), the job must not stay here forever:
+        # every failure counts against JOB_FETCH_MAX_ATTEMPTS.
+        if not isinstance(exc, (minimax.UpstreamError, VaultError, fetch.FetchError)):
+            logger.exception("job %s: fetch failed unexpectedly", job.id)
+        _fetch_failed(job, exc)
     finally:
-        stored.close()
+        if stored is not None:
+            stored.close()
 
 
 def _fetch_failed(job: Job, exc: Exception) -> None:
-    message = getattr(exc, "message", str(exc))
-    if job.fetch_attempts + 1 >= settings.JOB_FETCH_MAX_ATTEMPTS or isinstance(
-        exc, minimax.PermanentError
-    ):
-        job_fail(job.id, code="fetch", message=f"The video could not be downloaded: {message}")
+    message = getattr(exc, "message", None) or type(exc).__name__
+    attempts = job.fetch_attempts + 1
+    if attempts >= settings.JOB_FETCH_MAX_ATTEMPTS or isinstance(exc, minimax.PermanentError):
+        job_fail(
+            job.id,
+            code="fetch",
+            message=f"The video could not be downloaded: {message}",
+            from_statuses=[JobStatus.PROCESSING],
+        )
         return
-    delay = backoff_seconds(job.fetch_attempts + 1, base=15, cap=600)
+    delay = backoff_seconds(attempts, base=15, cap=600)
     # Clearing the URL makes the next look re-query, which hands out a fresh signed URL.
     with transaction.atomic():
-        Job.objects.filter(pk=job.pk, status=JobStatus.PROCESSING).update(
+        moved = Job.objects.filter(pk=job.pk, status=JobStatus.PROCESSING).update(
             upstream_status="",
             upstream_video_url="",
+            fetching_until=None,
             next_attempt_at=timezone.now() + timedelta(seconds=delay),
             updated_at=timezone.now(),
         )
-        _event(job.id, EventKind.ERROR, f"Download failed ({message}); retrying in {int(delay)} s.")
+        if moved:
+            _event(
+                job.id, EventKind.ERROR, f"Download failed ({message}); retrying in {int(delay)} s."
+            )
 
 
 def _store_result(job: Job, stored: fetch.Downloaded) -> None:
@@ -546,7 +600,8 @@ def jobs_sweep() -> dict[str, int]:
     for job in Job.objects.filter(status=JobStatus.SUBMITTING, submitting_since__lt=stuck_before):
         counts[_reconcile_submitting(job)] += 1
 
-    due = Job.objects.filter(next_attempt_at__lte=now)
+    # No time at all is a bug's leftover, never a reason to forget a job: hand it out too.
+    due = Job.objects.filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True))
     for job_id in due.filter(status=JobStatus.QUEUED).values_list("pk", flat=True):
         enqueue("videos.tasks.submit_job", job_id)
         counts["submit"] += 1

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -53,7 +54,7 @@ def job_new(request, template_pk: int):
 
 @login_required
 def job_list(request):
-    page = Paginator(jobs_for_team(team=current_team(request)), 20).get_page(
+    page = Paginator(jobs_for_team(team=current_team(request)), settings.JOBS_PER_PAGE).get_page(
         request.GET.get("page")
     )
     return render(request, "videos/job_list.html", {"page": page})
