@@ -26,28 +26,19 @@ from accounts.models import (
     Team,
 )
 from billing.services import team_plan_assign
+from portal.errors import FieldError
 
 
-class KeyInputError(ValueError):
+class KeyInputError(FieldError):
     """Bad input for a vault key: `field` names the input, the message says why."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 class KeyInUseError(Exception):
     pass
 
 
-class TeamInputError(ValueError):
+class TeamInputError(FieldError):
     """Bad input for a team change: `field` names the input, the message says why."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 class TeamPermissionError(Exception):

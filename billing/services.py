@@ -23,19 +23,15 @@ from billing.errors import QuotaExceededError, TeamSuspendedError
 from billing.models import EntryKind, LedgerEntry, PeriodUsage, Plan, TeamPlan
 from billing.periods import period_bounds, period_of
 from billing.selectors import period_totals, running_jobs, team_plan_for
+from portal.errors import FieldError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PLAN_NAME = "Starter"
 
 
-class BillingInputError(ValueError):
+class BillingInputError(FieldError):
     """Bad input for a billing change: `field` names the input, the message says why."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def money(cents: int) -> str:

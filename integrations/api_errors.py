@@ -12,10 +12,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from accounts.services import KeyInputError, KeyInUseError
+from accounts.services import KeyInUseError
+from portal.errors import FieldError
 from videos.errors import (
     IdempotencyConflictError,
-    JobInputError,
     JobStateError,
     NoUsableKeyError,
 )
@@ -98,13 +98,9 @@ def install(api: NinjaAPI) -> None:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid input"
         return _respond(api, request, 422, detail=detail, code="invalid", field=first["field"])
 
-    @api.exception_handler(JobInputError)
-    def job_input_error(request, exc: JobInputError):
-        detail = f"{exc.field}: {exc.message}"
-        return _respond(api, request, 422, detail=detail, code="invalid", field=exc.field)
-
-    @api.exception_handler(KeyInputError)
-    def key_input_error(request, exc: KeyInputError):
+    @api.exception_handler(FieldError)
+    def field_error(request, exc: FieldError):
+        # Every service's bad-input error (job, key, image, token ...): which field, and why.
         detail = f"{exc.field}: {exc.message}"
         return _respond(api, request, 422, detail=detail, code="invalid", field=exc.field)
 

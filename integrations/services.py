@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts import vault
 from accounts.models import Membership, Team
 from integrations.models import ApiToken, WebhookSecret
+from portal.errors import FieldError
 
 TOKEN_PREFIX = "vap_"  # noqa: S105  (a public marker that log redaction and scanners know)
 # "vap_" and 8 random characters: enough to find the row, useless without the rest.
@@ -25,11 +26,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 WHSEC_PREFIX = "whsec_"
 
 
-class TokenInputError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class TokenInputError(FieldError):
+    """Bad input: `field` names the input, the message says why."""
 
 
 # --- Personal access tokens ------------------------------------------------------------

@@ -66,10 +66,7 @@ def request_hash(payload: VideoIn) -> str:
 def _media_input(index: int, value: str) -> services.MediaInput:
     field = f"media_inputs[{index}]"
     if value.startswith("data:"):
-        try:
-            raw, content_type = images.decode_data_url(field, value)
-        except images.ImageRuleError as exc:
-            raise JobInputError(exc.field, exc.message) from None
+        raw, content_type = images.decode_data_url(field, value)  # a FieldError: 422
         # The same checks as an upload (videos.inputs.check_media): the content decides.
         return services.MediaInput(
             upload=SimpleUploadedFile(f"input-{index}", raw, content_type=content_type)

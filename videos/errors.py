@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
+from portal.errors import FieldError
 
-class JobInputError(ValueError):
+
+class JobInputError(FieldError):
     """Bad input for a new job; `field` names the input, the message says why."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 class NoUsableKeyError(Exception):

@@ -15,6 +15,8 @@ from typing import BinaryIO
 
 from PIL import Image
 
+from portal.errors import FieldError
+
 MAX_BYTES = 20 * 1024 * 1024
 MIN_SHORT_SIDE = 300
 MIN_ASPECT = Fraction(2, 5)
@@ -24,13 +26,8 @@ MAX_PIXELS = 40_000_000
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
 
-class ImageRuleError(ValueError):
+class ImageRuleError(FieldError):
     """An input image breaks one rule; `field` names the input, the message says which rule."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)
