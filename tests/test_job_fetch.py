@@ -149,7 +149,10 @@ def test_it_counts_a_storage_failure_as_an_attempt_and_tries_again(
     def broken_save(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("django.core.files.storage.FileSystemStorage.save", broken_save)
+    from django.core.files.storage import storages
+
+    # Whichever backend this leg runs (local files or S3), its saves fail.
+    monkeypatch.setattr(type(storages["default"]), "save", broken_save)
     services.job_fetch(job_id=succeeded_upstream.id)
     job = Job.objects.get()
     assert job.status == JobStatus.PROCESSING and job.fetch_attempts == 1
