@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +20,7 @@ from portal.logging import (
     log_context,
     trace_id_var,
 )
+from tests.support import run_portal
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 CALLBACK_TOKEN = "cbT0k3nSecretValue1234567890abc"
@@ -155,29 +154,15 @@ def test_it_stamps_task_lines_with_the_job_and_the_enqueuing_requests_trace(
     assert job_id_var.get() is None
 
 
-def run_logging(env: dict[str, str]) -> subprocess.CompletedProcess:
+def run_logging(env: dict[str, str]):
     code = (
         "import django, logging; django.setup(); "
         "logging.getLogger('videos.services').warning("
         "'job %s uses %s', 'j-9', 'sk-api-LeakMe1234', extra={'job_id': 'j-9'})"
     )
-    clean = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", str(BASE_DIR)),
-        "PYTHONPATH": str(BASE_DIR),
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "VAULT_KEYS": Fernet.generate_key().decode(),
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=BASE_DIR,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    result = run_portal(["-c", code], VAULT_KEYS=Fernet.generate_key().decode(), **env)
+    assert result.returncode == 0, result.stderr
+    return result
 
 
 @pytest.mark.parametrize(
