@@ -5,9 +5,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import services
-from accounts.models import Invitation, Membership, ProviderKey, Team
-from billing.admin import TEAM_ACTIONS, TeamPlanInline, cents, statement_link
-from billing.selectors import team_usage, teams_with_usage
+from accounts.models import Invitation, Membership, ProviderKey
+
+# Teams are registered by billing/admin.py: their list is mostly plan and usage columns, and
+# accounts sits below billing.
 
 
 class MembershipInline(admin.TabularInline):
@@ -20,97 +21,6 @@ class MembershipInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
-
-
-class SuspendedFilter(admin.SimpleListFilter):
-    title = "suspended"
-    parameter_name = "suspended"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Suspended"), ("no", "Active")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(billing__suspended_at__isnull=False)
-        if self.value() == "no":
-            return queryset.filter(billing__suspended_at__isnull=True)
-        return queryset
-
-
-@admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
-    list_display = [
-        "name",
-        "plan",
-        "members",
-        "videos_month",
-        "spent_month",
-        "reserved_month",
-        "running_now",
-        "is_suspended",
-    ]
-    list_filter = ["billing__plan", SuspendedFilter, "created_at"]
-    search_fields = ["name", "personal_for__username", "memberships__user__email"]
-    inlines = [TeamPlanInline, MembershipInline]
-    actions = TEAM_ACTIONS
-    readonly_fields = ["created_at", "usage_summary", "statement"]
-    fieldsets = [
-        (None, {"fields": ["name", "personal_for", "created_at"]}),
-        ("Usage", {"fields": ["usage_summary", "statement"]}),
-    ]
-
-    def has_add_permission(self, request) -> bool:
-        return False  # teams are made by people (sign-up, "Start a team"), with an owner
-
-    def get_queryset(self, request):
-        # Every usage column comes from annotations on the one list query (no N+1).
-        return teams_with_usage(super().get_queryset(request))
-
-    @admin.display(description="Plan", ordering="billing__plan__name")
-    def plan(self, team: Team) -> str:
-        billing = getattr(team, "billing", None)
-        return billing.plan.name if billing else "—"
-
-    @admin.display(description="Members", ordering="member_count")
-    def members(self, team: Team) -> int:
-        return team.member_count
-
-    @admin.display(description="Videos this month", ordering="videos_month")
-    def videos_month(self, team: Team) -> int:
-        return team.videos_month
-
-    @admin.display(description="Spent this month", ordering="spent_month")
-    def spent_month(self, team: Team) -> str:
-        return cents(team.spent_month)
-
-    @admin.display(description="Held", ordering="reserved_month")
-    def reserved_month(self, team: Team) -> str:
-        return cents(team.reserved_month)
-
-    @admin.display(description="Running", ordering="running_now")
-    def running_now(self, team: Team) -> int:
-        return team.running_now
-
-    @admin.display(description="Suspended", boolean=True)
-    def is_suspended(self, team: Team) -> bool:
-        billing = getattr(team, "billing", None)
-        return bool(billing and billing.suspended_at)
-
-    @admin.display(description="This month")
-    def usage_summary(self, team: Team) -> str:
-        if not team.pk:
-            return "—"
-        u = team_usage(team=team)
-        return (
-            f"{u.videos_used} made + {u.videos_reserved} in progress of {u.video_limit} videos; "
-            f"{cents(u.spent_cents)} spent + {cents(u.reserved_cents)} held of "
-            f"{cents(u.budget_cents)} (incl. {cents(u.granted_cents)} credit); "
-            f"{u.running} running of {u.max_concurrent} at once"
-        )
-
-    @admin.display(description="Statement")
-    def statement(self, team: Team) -> str:
-        return statement_link(team) if team.pk else "—"
 
 
 @admin.register(Membership)
@@ -143,7 +53,7 @@ class InvitationStateFilter(admin.SimpleListFilter):
             "expired": queryset.filter(open_, expires_at__lte=now),
             "accepted": queryset.filter(accepted_at__isnull=False),
             "revoked": queryset.filter(revoked_at__isnull=False),
-        }.get(self.value(), queryset)
+        }.get(self.value() or "", queryset)
 
 
 @admin.register(Invitation)

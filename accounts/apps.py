@@ -11,7 +11,7 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from accounts import signals  # noqa: F401  (connects the personal-team signal)
+        from accounts import receivers  # noqa: F401  (every new user gets a personal team)
 
         if settings.VAULT_KEYS_DERIVED:
             logging.getLogger("accounts.vault").warning(

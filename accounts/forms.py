@@ -4,27 +4,15 @@ from django import forms
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
 
-from accounts.models import Provider, Region, Role
+from accounts.models import Role
 
 
 class SignUpForm(UserCreationForm):
     email = forms.EmailField(required=True)
 
-    class Meta(UserCreationForm.Meta):
+    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]
         model = User
         fields = ("username", "email")
-
-
-class KeyForm(forms.Form):
-    label = forms.CharField(max_length=100, help_text="A name you will recognise, e.g. 'Main key'.")
-    provider = forms.ChoiceField(choices=Provider.choices, initial=Provider.MINIMAX)
-    region = forms.ChoiceField(choices=Region.choices, initial=Region.GLOBAL)
-    # render_value=False: a secret never comes back into the page, not even after an error.
-    secret = forms.CharField(
-        label="API key",
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Stored encrypted; only its last 4 characters are ever shown again.",
-    )
 
 
 class TeamCreateForm(forms.Form):

@@ -43,31 +43,29 @@ class Membership(models.Model):
         return f"{self.user} in {self.team} ({self.role})"
 
 
-class Provider(models.TextChoices):
-    MINIMAX = "minimax", "MiniMax (official API)"
-
-
-class Region(models.TextChoices):
-    GLOBAL = "global", "Global (api.minimax.io)"
-    CN = "cn", "Mainland China (api.minimaxi.com)"
-
-
 class KeyStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     INVALID = "invalid", "Invalid"
 
 
 class ProviderKey(models.Model):
-    """An upstream API key of one user, encrypted at rest (see accounts/vault.py)."""
+    """An upstream API key of one user, encrypted at rest (see accounts/vault.py).
+
+    `provider` and `region` are slugs of videos.providers (checked where keys are stored,
+    videos.services.keys): this app sits below the one that knows the upstreams.
+    """
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_keys"
     )
-    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.MINIMAX)
-    region = models.CharField(max_length=10, choices=Region.choices, default=Region.GLOBAL)
+    provider = models.CharField(max_length=20)
+    region = models.CharField(max_length=10)
     label = models.CharField(max_length=100)
     secret_encrypted = models.TextField(editable=False)
     last4 = models.CharField(max_length=4, editable=False)
+    # Options some providers take: an account chosen at the upstream, a cap on its jobs at once.
+    account = models.CharField(max_length=100, blank=True)
+    max_jobs = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=KeyStatus.choices, default=KeyStatus.ACTIVE)
     status_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -27,6 +27,16 @@ def current_team(request) -> Team | None:
     return teams.filter(personal_for=user).first() or teams.first()
 
 
+def current_team_required(request) -> Team:
+    """The current team of a signed-in page's user; 404 for someone without any team."""
+    from django.http import Http404
+
+    team = current_team(request)
+    if team is None:
+        raise Http404("no team")
+    return team
+
+
 def keys_for_user(*, user) -> QuerySet[ProviderKey]:
     return ProviderKey.objects.filter(user=user).order_by("-created_at")
 

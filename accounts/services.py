@@ -1,4 +1,5 @@
-"""Writes for teams and the key vault."""
+"""Writes for teams, memberships and invitations (vault keys: videos.services.keys, which
+knows the providers a key is for)."""
 
 from __future__ import annotations
 
@@ -15,41 +16,26 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import vault
-from accounts.models import (
-    Invitation,
-    KeyStatus,
-    Membership,
-    Provider,
-    ProviderKey,
-    Region,
-    Role,
-    Team,
-)
-from billing.services import team_plan_assign
-from portal.errors import FieldError
-
-
-class KeyInputError(FieldError):
-    """Bad input for a vault key: `field` names the input, the message says why."""
-
-
-class KeyInUseError(Exception):
-    pass
+from accounts.models import Invitation, Membership, ProviderKey, Role, Team
+from accounts.signals import team_created
+from portal.errors import DomainError, FieldError, PermissionDeniedError
 
 
 class TeamInputError(FieldError):
     """Bad input for a team change: `field` names the input, the message says why."""
 
 
-class TeamPermissionError(Exception):
-    """The user's role in the team does not allow this (views answer 403)."""
+class TeamPermissionError(PermissionDeniedError):
+    """The user's role in the team does not allow this (403)."""
 
 
-class InvitationError(Exception):
+class InvitationError(DomainError):
     """The invitation link cannot be used (expired, used, revoked, meant for someone else)."""
 
+    code = "invitation_unusable"
 
-MANAGER_ROLES = (Role.OWNER, Role.ADMIN)
+
+MANAGER_ROLES: tuple[str, ...] = (Role.OWNER, Role.ADMIN)
 
 
 # --- Teams --------------------------------------------------------------------------------
@@ -59,7 +45,7 @@ def team_create_personal(*, user) -> Team:
     with transaction.atomic():
         team = Team.objects.create(name=f"{user.get_username()}'s team", personal_for=user)
         Membership.objects.create(team=team, user=user, role=Role.OWNER)
-        team_plan_assign(team=team)  # a new team can make videos at once
+        team_created.send(sender=Team, team=team)  # billing gives it its plan
     return team
 
 
@@ -73,7 +59,7 @@ def team_create(*, name: str, owner) -> Team:
     with transaction.atomic():
         team = Team.objects.create(name=name)
         Membership.objects.create(team=team, user=owner, role=Role.OWNER)
-        team_plan_assign(team=team)
+        team_created.send(sender=Team, team=team)
     return team
 
 
@@ -258,60 +244,6 @@ def invitation_revoke(*, invitation: Invitation, by) -> bool:
 def _mask_email(email: str) -> str:
     name, _, domain = email.partition("@")
     return f"{name[:1]}{'•' * max(1, len(name) - 1)}@{domain}"
-
-
-def key_store(
-    *, user, label: str, secret: str, provider: str = Provider.MINIMAX, region: str = Region.GLOBAL
-) -> ProviderKey:
-    label = (label or "").strip()
-    secret = (secret or "").strip()
-    if provider not in Provider.values:
-        raise KeyInputError(
-            "provider", f"unknown provider; choose one of {', '.join(Provider.values)}"
-        )
-    if region not in Region.values:
-        raise KeyInputError("region", f"unknown region; choose one of {', '.join(Region.values)}")
-    if not label:
-        raise KeyInputError("label", "a label is required")
-    if len(label) > 100:
-        raise KeyInputError("label", "at most 100 characters")
-    if len(secret) < 8:
-        raise KeyInputError("secret", "the key is too short to be a MiniMax API key")
-    if len(secret) > 4096 or any(ch.isspace() for ch in secret):
-        raise KeyInputError("secret", "the key must be one line without spaces")
-    if ProviderKey.objects.filter(user=user, label=label).exists():
-        raise KeyInputError("label", "you already have a key with this label")
-    return ProviderKey.objects.create(
-        user=user,
-        provider=provider,
-        region=region,
-        label=label,
-        secret_encrypted=vault.encrypt(secret),
-        last4=secret[-4:],
-    )
-
-
-def key_secret(*, key: ProviderKey) -> str:
-    """The plaintext secret, for the upstream client only. Never log or show it."""
-    return vault.decrypt(key.secret_encrypted)
-
-
-def key_delete(*, key: ProviderKey) -> None:
-    from videos.models import JobStatus
-
-    # The worker needs the key to keep asking the upstream about these jobs.
-    busy = key.jobs.filter(status__in=JobStatus.in_flight()).count()
-    if busy:
-        raise KeyInUseError(
-            f"this key is used by {busy} unfinished job(s); delete it when they are done"
-        )
-    key.delete()
-
-
-def key_mark_invalid(*, key_id: int, reason: str) -> None:
-    ProviderKey.objects.filter(pk=key_id).update(
-        status=KeyStatus.INVALID, status_reason=reason[:200]
-    )
 
 
 def vault_rotate_all(*, progress=None) -> int:

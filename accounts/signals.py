@@ -1,14 +1,8 @@
+"""Signals of accounts, for the apps above it to attach to without accounts knowing them."""
+
 from __future__ import annotations
 
-from django.conf import settings
-from django.db.models.signals import post_save
-from django.dispatch import receiver
+from django.dispatch import Signal
 
-
-@receiver(post_save, sender=settings.AUTH_USER_MODEL)
-def give_new_user_a_personal_team(sender, instance, created: bool, raw: bool = False, **kwargs):
-    # However the user is created (sign-up, createsuperuser, admin, API), they get a team.
-    if created and not raw:
-        from accounts.services import team_create_personal
-
-        team_create_personal(user=instance)
+# Sent inside the transaction that made a team (kwargs: team): billing gives it its plan.
+team_created = Signal()

@@ -7,8 +7,6 @@ app_name = "accounts"
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
-    path("keys/", views.keys, name="keys"),
-    path("keys/<int:key_id>/delete/", views.key_delete, name="key_delete"),
     path("team/", views.team_current, name="team"),
     path("teams/", views.teams, name="teams"),
     path("teams/<int:team_id>/", views.team_detail, name="team_detail"),

@@ -3,24 +3,24 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import services
-from accounts.forms import InviteForm, KeyForm, RoleForm, SignUpForm, TeamCreateForm
+from accounts.forms import InviteForm, RoleForm, SignUpForm, TeamCreateForm
 from accounts.models import Role
 from accounts.selectors import (
     SESSION_TEAM_KEY,
-    current_team,
+    current_team_required,
     invitations_open,
-    keys_for_user,
     members_of,
     membership_of,
     team_for_member,
 )
+from portal.errors import DomainError
+from portal.web import show_as_message, show_on_form
 
 
 def _safe_next(request) -> str:
@@ -40,37 +40,8 @@ def signup(request):
         user = form.save()  # the post_save signal gives the user a personal team
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, "Welcome! Add your MiniMax API key to start making videos.")
-        return redirect(next_url or "accounts:keys")
+        return redirect(next_url or "videos:keys")
     return render(request, "accounts/signup.html", {"form": form, "next": next_url})
-
-
-@login_required
-def keys(request):
-    form = KeyForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            key = services.key_store(user=request.user, **form.cleaned_data)
-        except services.KeyInputError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(request, f"Key “{key.label}” saved (…{key.last4}).")
-            return redirect("accounts:keys")
-    return render(
-        request, "accounts/keys.html", {"form": form, "keys": keys_for_user(user=request.user)}
-    )
-
-
-@login_required
-@require_POST
-def key_delete(request, key_id: int):
-    key = get_object_or_404(keys_for_user(user=request.user), pk=key_id)
-    try:
-        services.key_delete(key=key)
-    except services.KeyInUseError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Key “{key.label}” deleted.")
-    return redirect("accounts:keys")
 
 
 # --- Teams --------------------------------------------------------------------------------
@@ -83,8 +54,8 @@ def teams(request):
     if request.method == "POST" and form.is_valid():
         try:
             team = services.team_create(name=form.cleaned_data["name"], owner=request.user)
-        except services.TeamInputError as exc:
-            form.add_error("name", exc.message)
+        except DomainError as exc:
+            show_on_form(form, exc)
         else:
             request.session[SESSION_TEAM_KEY] = team.pk
             messages.success(request, f"Team “{team.name}” created; you are working in it now.")
@@ -95,16 +66,14 @@ def teams(request):
 
 @login_required
 def team_current(request):
-    return redirect("accounts:team_detail", team_id=current_team(request).pk)
+    return redirect("accounts:team_detail", team_id=current_team_required(request).pk)
 
 
 @login_required
 def team_detail(request, team_id: int):
-    from billing.views import team_plan_context
-
     team = team_for_member(user=request.user, team_id=team_id)
     me = membership_of(team=team, user=request.user)
-    can_manage = me.role in services.MANAGER_ROLES
+    can_manage = me is not None and me.role in services.MANAGER_ROLES
     context = {
         "team": team,
         "me": me,
@@ -115,7 +84,6 @@ def team_detail(request, team_id: int):
         "roles": Role.choices,
         "now": timezone.now(),
         "invite_link": request.session.pop("invite_link", ""),
-        **team_plan_context(team=team, can_manage=can_manage),
     }
     return render(request, "accounts/team_detail.html", context)
 
@@ -136,7 +104,7 @@ def team_invite(request, team_id: int):
     form = InviteForm(request.POST)
     if not form.is_valid():
         for field, errors in form.errors.items():
-            messages.error(request, f"{field}: {' '.join(errors)}")
+            messages.error(request, f"{field}: {' '.join(str(e) for e in errors)}")
         return redirect("accounts:team_detail", team_id=team.pk)
     try:
         invitation, link = services.invitation_create(
@@ -145,10 +113,8 @@ def team_invite(request, team_id: int):
             base_url=request.build_absolute_uri("/"),
             **form.cleaned_data,
         )
-    except services.TeamPermissionError as exc:
-        raise PermissionDenied(str(exc)) from None
-    except services.TeamInputError as exc:
-        messages.error(request, f"{exc.field}: {exc.message}")
+    except DomainError as exc:
+        show_as_message(request, exc)
     else:
         # Only a hash is stored, so this is the one time the link can be shown.
         request.session["invite_link"] = link
@@ -161,10 +127,7 @@ def team_invite(request, team_id: int):
 def invitation_revoke(request, team_id: int, invitation_id: int):
     team = team_for_member(user=request.user, team_id=team_id)
     invitation = get_object_or_404(team.invitations, pk=invitation_id)
-    try:
-        services.invitation_revoke(invitation=invitation, by=request.user)
-    except services.TeamPermissionError as exc:
-        raise PermissionDenied(str(exc)) from None
+    services.invitation_revoke(invitation=invitation, by=request.user)  # 403 if not allowed
     messages.success(request, f"Invitation to {invitation.email} withdrawn.")
     return redirect("accounts:team_detail", team_id=team.pk)
 
@@ -180,10 +143,8 @@ def member_role(request, team_id: int, membership_id: int):
         membership = services.membership_change_role(
             membership=membership, role=role, by=request.user
         )
-    except services.TeamPermissionError as exc:
-        raise PermissionDenied(str(exc)) from None
-    except services.TeamInputError as exc:
-        messages.error(request, f"{exc.field}: {exc.message}")
+    except DomainError as exc:
+        show_as_message(request, exc)
     else:
         messages.success(
             request, f"{membership.user.get_username()} is now {membership.get_role_display()}."
@@ -199,10 +160,8 @@ def member_remove(request, team_id: int, membership_id: int):
     leaving = membership.user_id == request.user.pk
     try:
         services.membership_remove(membership=membership, by=request.user)
-    except services.TeamPermissionError as exc:
-        raise PermissionDenied(str(exc)) from None
-    except services.TeamInputError as exc:
-        messages.error(request, exc.message)
+    except DomainError as exc:
+        show_as_message(request, exc)
         return redirect("accounts:team_detail", team_id=team.pk)
     if leaving:
         request.session.pop(SESSION_TEAM_KEY, None)

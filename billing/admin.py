@@ -1,19 +1,24 @@
-"""Billing in the admin: plans, the (read-only) ledger, and the team actions and inline that
-accounts/admin.py's TeamAdmin uses. Actions are thin callers of billing.services.
+"""Billing in the admin: plans, the (read-only) ledger, and teams with their plan and usage
+(registered here rather than in accounts, which sits below billing). Actions are thin
+callers of billing.services.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.admin import MembershipInline
+from accounts.models import Team
 from billing import services
 from billing.forms import ChangePlanForm, GrantCreditForm, SuspendForm, dollars_to_cents
 from billing.models import LedgerEntry, PeriodUsage, Plan, TeamPlan
 from billing.periods import period_of
+from billing.selectors import team_usage, teams_with_usage
 
 
 def cents(value: int | None) -> str:
@@ -179,7 +184,7 @@ def _intermediate(modeladmin, request, queryset, *, form_class, title, action, a
             "teams": queryset,
             "action": action,
             "opts": modeladmin.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         },
     )
 
@@ -189,7 +194,7 @@ def grant_credit(modeladmin, request, queryset):
     def apply(team, data):
         services.credit_grant(
             team=team,
-            amount_cents=dollars_to_cents(data["amount"]),
+            amount_cents=dollars_to_cents(data["amount"]) or 0,
             memo=data["memo"],
             by=request.user,
         )
@@ -249,3 +254,97 @@ def statement_link(team) -> str:
     period = period_of()
     url = reverse("billing:statement", args=[team.pk, f"{period:%Y-%m}"])
     return format_html('<a href="{}">{} statement</a>', url, f"{period:%B %Y}")
+
+
+# --- Teams ---------------------------------------------------------------------------------
+
+
+class SuspendedFilter(admin.SimpleListFilter):
+    title = "suspended"
+    parameter_name = "suspended"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Suspended"), ("no", "Active")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(billing__suspended_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(billing__suspended_at__isnull=True)
+        return queryset
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "plan",
+        "members",
+        "videos_month",
+        "spent_month",
+        "reserved_month",
+        "running_now",
+        "is_suspended",
+    ]
+    list_filter = ["billing__plan", SuspendedFilter, "created_at"]
+    search_fields = ["name", "personal_for__username", "memberships__user__email"]
+    inlines = [TeamPlanInline, MembershipInline]
+    actions = TEAM_ACTIONS
+    readonly_fields = ["created_at", "usage_summary", "statement"]
+    fieldsets = [
+        (None, {"fields": ["name", "personal_for", "created_at"]}),
+        ("Usage", {"fields": ["usage_summary", "statement"]}),
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # teams are made by people (sign-up, "Start a team"), with an owner
+
+    def get_queryset(self, request):
+        # Every usage column comes from annotations on the one list query (no N+1).
+        return teams_with_usage(super().get_queryset(request))
+
+    @admin.display(description="Plan", ordering="billing__plan__name")
+    def plan(self, team: Team) -> str:
+        billing = getattr(team, "billing", None)
+        return billing.plan.name if billing else "—"
+
+    @admin.display(description="Members", ordering="member_count")
+    def members(self, team: Team) -> int:
+        return team.member_count  # type: ignore[attr-defined]
+
+    @admin.display(description="Videos this month", ordering="videos_month")
+    def videos_month(self, team: Team) -> int:
+        return team.videos_month  # type: ignore[attr-defined]
+
+    @admin.display(description="Spent this month", ordering="spent_month")
+    def spent_month(self, team: Team) -> str:
+        return cents(team.spent_month)  # type: ignore[attr-defined]
+
+    @admin.display(description="Held", ordering="reserved_month")
+    def reserved_month(self, team: Team) -> str:
+        return cents(team.reserved_month)  # type: ignore[attr-defined]
+
+    @admin.display(description="Running", ordering="running_now")
+    def running_now(self, team: Team) -> int:
+        return team.running_now  # type: ignore[attr-defined]
+
+    @admin.display(description="Suspended", boolean=True)
+    def is_suspended(self, team: Team) -> bool:
+        billing = getattr(team, "billing", None)
+        return bool(billing and billing.suspended_at)
+
+    @admin.display(description="This month")
+    def usage_summary(self, team: Team) -> str:
+        if not team.pk:
+            return "—"
+        u = team_usage(team=team)
+        return (
+            f"{u.videos_used} made + {u.videos_reserved} in progress of {u.video_limit} videos; "
+            f"{cents(u.spent_cents)} spent + {cents(u.reserved_cents)} held of "
+            f"{cents(u.budget_cents)} (incl. {cents(u.granted_cents)} credit); "
+            f"{u.running} running of {u.max_concurrent} at once"
+        )
+
+    @admin.display(description="Statement")
+    def statement(self, team: Team) -> str:
+        return statement_link(team) if team.pk else "—"

@@ -8,4 +8,4 @@ class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from billing import receivers  # noqa: F401  (connects to videos.signals)
+        from billing import receivers  # noqa: F401  (new teams get their plan)

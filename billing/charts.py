@@ -35,7 +35,7 @@ def colour(name: str, index: int = 0) -> str:
 @dataclass(frozen=True)
 class Series:
     name: str
-    values: Sequence[float]
+    values: Sequence[float | None]  # None: no value (a day still to come, on a line)
 
 
 def _nice_max(value: float) -> float:
@@ -76,8 +76,8 @@ def stacked_bars(
     """Bars per label, stacked by series; optionally a line (own right axis) with a limit."""
     width, left, right, top, bottom = 760, 44, 64 if line else 16, 28, 42
     plot_w, plot_h = width - left - right, height - top - bottom
-    totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
-    whole = all(float(v).is_integer() for s in series for v in s.values)
+    totals = [sum(s.values[i] or 0 for s in series) for i in range(len(labels))]
+    whole = all(float(v or 0).is_integer() for s in series for v in s.values)
     y_max = (_nice_count_max if whole else _nice_max)(max(totals, default=0))
     n = max(1, len(labels))
     slot = plot_w / n
@@ -102,7 +102,7 @@ def stacked_bars(
         x = left + slot * i + (slot - bar_w) / 2
         y = top + plot_h
         for j, s in enumerate(series):
-            value = s.values[i]
+            value = s.values[i] or 0
             if not value:
                 continue
             h = plot_h * value / y_max

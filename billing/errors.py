@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
+
+from portal.errors import DomainError
 
 
-class QuotaExceededError(Exception):
+class QuotaExceededError(DomainError):
     """A submit was refused because the team has reached one of its limits.
 
     `limit` names the limit: "videos" (monthly video count), "budget" (monthly spend in cents)
@@ -14,14 +17,16 @@ class QuotaExceededError(Exception):
     "concurrency" (it frees up when a running job finishes).
     """
 
+    status = 402
+    code = "quota_exceeded"
+
     def __init__(self, message: str, *, limit: str, resets_at: datetime | None = None):
         super().__init__(message)
-        self.message = message
         self.limit = limit
         self.resets_at = resets_at
 
-    def __str__(self) -> str:
-        return self.message
+    def extra(self) -> dict[str, Any]:
+        return {"limit": self.limit, "resets_at": self.resets_at}
 
 
 class TeamSuspendedError(QuotaExceededError):

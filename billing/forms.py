@@ -50,7 +50,7 @@ class DashboardFilterForm(forms.Form):
     MAX_DAYS = 366
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         today = timezone.now().date()
         data["end"] = data.get("end") or today
         data["start"] = data.get("start") or data["end"] - timedelta(days=29)

@@ -27,6 +27,8 @@ def period_bounds(period: date) -> tuple[datetime, datetime]:
 def period_parse(text: str) -> date:
     """'2026-03' -> date(2026, 3, 1); ValueError when it is not a YYYY-MM month."""
     year, _, month = text.partition("-")
-    if not (len(year) == 4 and year.isdigit() and month.isdigit() and 1 <= int(month) <= 12):
+    # isascii: "²".isdigit() is True, and int("²") raises.
+    digits = text.isascii() and len(year) == 4 and year.isdigit() and month.isdigit()
+    if not digits or not 1 <= int(month) <= 12:
         raise ValueError(f"not a month (YYYY-MM): {text!r}")
     return date(int(year), int(month), 1)

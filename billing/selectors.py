@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.conf import settings
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
@@ -101,23 +102,39 @@ def period_totals(*, team_id: int, period: date) -> PeriodTotals:
 
 
 def team_plan_for(*, team: Team) -> TeamPlan:
-    """The team's plan row; teams made before billing existed get the default plan here."""
+    """The team's plan. A team made before billing existed has no row until its first
+    submit (billing.services.team_plan_assign makes it): until then it reads as the default
+    plan, unsaved (a selector never writes)."""
     team_plan = TeamPlan.objects.select_related("plan").filter(team_id=team.pk).first()
     if team_plan is None:
-        from billing.services import team_plan_assign
-
-        team_plan = team_plan_assign(team=team)
+        plan = Plan.objects.filter(is_default=True).first() or Plan(
+            name="Starter",
+            video_limit=settings.DEFAULT_PLAN_VIDEOS,
+            budget_cents=settings.DEFAULT_PLAN_BUDGET_CENTS,
+            max_concurrent=settings.DEFAULT_PLAN_MAX_CONCURRENT,
+        )
+        team_plan = TeamPlan(team=team, plan=plan)
     return team_plan
 
 
-def running_jobs(*, team_id: int) -> int:
-    from videos.models import Job, JobStatus
-
-    return Job.objects.filter(team_id=team_id, status__in=JobStatus.in_flight()).count()
+def open_reservations(*, team_id: int) -> int:
+    """Jobs admitted and not settled yet, whatever the month: each unfinished job holds one
+    reserve and no capture or release (the ledger's constraints make it exactly one each)."""
+    counts = dict(
+        LedgerEntry.objects.filter(
+            team_id=team_id, kind__in=[EntryKind.RESERVE, EntryKind.CAPTURE, EntryKind.RELEASE]
+        )
+        .order_by()
+        .values("kind")
+        .annotate(n=Count("id"))
+        .values_list("kind", "n")
+    )
+    settled = counts.get(EntryKind.CAPTURE, 0) + counts.get(EntryKind.RELEASE, 0)
+    return counts.get(EntryKind.RESERVE, 0) - settled
 
 
 def team_usage(*, team: Team, now: datetime | None = None) -> TeamUsage:
-    """This month's figures for a team, all derived from the ledger (plus running jobs)."""
+    """This month's figures for a team, all derived from the ledger."""
     period = period_of(now)
     start, end = period_bounds(period)
     team_plan = team_plan_for(team=team)
@@ -136,7 +153,7 @@ def team_usage(*, team: Team, now: datetime | None = None) -> TeamUsage:
         released_videos=totals.released_videos,
         released_cents=totals.released_cents,
         max_concurrent=team_plan.max_concurrent,
-        running=running_jobs(team_id=team.pk),
+        running=open_reservations(team_id=team.pk),
         suspended=team_plan.is_suspended,
     )
 
@@ -181,7 +198,7 @@ def usage_daily(*, team: Team, period: date) -> list[DayUsage]:
             admitted[job_id] = created_at.astimezone(start.tzinfo).date()
         else:
             outcome[job_id] = (kind, cents)
-    days = {}
+    days: dict[date, dict[str, int]] = {}
     for job_id, day in admitted.items():
         kind, cents = outcome.get(job_id, ("", 0))
         row = days.setdefault(day, {"charged": 0, "in_progress": 0, "released": 0, "cents": 0})
@@ -219,10 +236,13 @@ def statement_periods(*, team: Team) -> list[date]:
     )
 
 
-def _ledger_sum(kind: str, period: date, *, count: bool = False):
+def _ledger_sum(kind: str, period: date | None, *, count: bool = False):
+    """A team's ledger total of one kind in one month (every month: period None)."""
+    entries = LedgerEntry.objects.filter(team=OuterRef("pk"), kind=kind)
+    if period is not None:
+        entries = entries.filter(period=period)
     rows = (
-        LedgerEntry.objects.filter(team=OuterRef("pk"), period=period, kind=kind)
-        .order_by()
+        entries.order_by()
         .values("team")
         .annotate(v=Count("id") if count else Sum("amount_cents"))
         .values("v")
@@ -233,19 +253,10 @@ def _ledger_sum(kind: str, period: date, *, count: bool = False):
 def teams_with_usage(teams: QuerySet[Team], *, period: date | None = None) -> QuerySet[Team]:
     """Teams annotated with this month's figures, in the one query that lists them.
 
-    Subqueries rather than joins: joining memberships, jobs and ledger rows at once would
-    multiply the rows and the sums.
+    Subqueries rather than joins: joining memberships and ledger rows at once would multiply
+    the rows and the sums.
     """
-    from videos.models import Job, JobStatus
-
     period = period or period_of()
-    running = (
-        Job.objects.filter(team=OuterRef("pk"), status__in=JobStatus.in_flight())
-        .order_by()
-        .values("team")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
     members = (
         Membership.objects.filter(team=OuterRef("pk"))
         .order_by()
@@ -260,6 +271,9 @@ def teams_with_usage(teams: QuerySet[Team], *, period: date | None = None) -> Qu
         - _ledger_sum(EntryKind.CAPTURE, period)
         - _ledger_sum(EntryKind.RELEASE, period),
         granted_month=_ledger_sum(EntryKind.GRANT, period),
-        running_now=Coalesce(Subquery(running), 0),
+        # Unfinished jobs: reserved and not settled, in any month (as open_reservations).
+        running_now=_ledger_sum(EntryKind.RESERVE, None, count=True)
+        - _ledger_sum(EntryKind.CAPTURE, None, count=True)
+        - _ledger_sum(EntryKind.RELEASE, None, count=True),
         member_count=Coalesce(Subquery(members), 0),
     )

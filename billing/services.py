@@ -1,17 +1,21 @@
 """Writes for billing: plans, the quota check, the ledger, suspension and credit.
 
 The money rules, in one place:
-- reserve at submit (inside job_create's transaction, under a lock on the team row), after
-  checking suspension, concurrency, the month's video limit and budget;
-- capture at success, release at failure or cancel, each at most once per job (the ledger's
-  unique constraints decide any race), copying the reserve's amount and month;
+- reserve at submit (videos.services.create calls ledger_reserve inside job_create's
+  transaction, under a lock on the team row), after checking suspension, concurrency, the
+  month's video limit and budget;
+- capture at success, release at failure or cancel (called by the job's one terminal
+  transition), each at most once per job (the ledger's unique constraints decide any race),
+  copying the reserve's amount and month;
 - credit granted by staff raises the month's budget.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -22,7 +26,7 @@ from accounts.models import Team
 from billing.errors import QuotaExceededError, TeamSuspendedError
 from billing.models import EntryKind, LedgerEntry, PeriodUsage, Plan, TeamPlan
 from billing.periods import period_bounds, period_of
-from billing.selectors import period_totals, running_jobs, team_plan_for
+from billing.selectors import period_totals
 from portal.errors import FieldError
 
 logger = logging.getLogger(__name__)
@@ -152,17 +156,21 @@ def _resets_on(when: datetime) -> str:
     return f"{when.day} {when:%B %Y} (UTC)"
 
 
-def ledger_reserve(*, job) -> LedgerEntry:
-    """Admit a new job or raise QuotaExceededError; must run inside job_create's transaction.
+def ledger_reserve(
+    *, team_id: int, job_id: UUID, cost_cents: int, jobs_in_flight: Callable[[], int]
+) -> LedgerEntry:
+    """Admit a new job or raise QuotaExceededError; must run inside job_create's transaction,
+    after the job row is inserted.
 
     The team row's lock serialises concurrent submits of one team until they commit, so the
     sums below cannot be overtaken between the check and the insert; PeriodUsage's CHECK
-    backs it in the database.
+    backs it in the database. `jobs_in_flight()` counts the team's unfinished jobs, the new
+    one included; it is called under that lock (jobs are the caller's, not billing's).
     """
     # NO KEY UPDATE, not UPDATE: the job row just inserted holds a KEY SHARE lock on the team
     # (its foreign key), which FOR UPDATE would wait on — two submits would deadlock.
-    team = Team.objects.select_for_update(no_key=True).get(pk=job.team_id)
-    team_plan = team_plan_for(team=team)
+    team = Team.objects.select_for_update(no_key=True).get(pk=team_id)
+    team_plan = team_plan_assign(team=team)
     period = period_of()
     _, resets_at = period_bounds(period)
 
@@ -171,7 +179,7 @@ def ledger_reserve(*, job) -> LedgerEntry:
             f"Your team is suspended ({team_plan.suspended_reason}), so it cannot start new "
             "videos. Contact support to have it resumed."
         )
-    running = running_jobs(team_id=team.pk) - 1  # the new job is already in the table
+    running = jobs_in_flight() - 1  # the new job is already in the table
     if running >= team_plan.max_concurrent:
         raise QuotaExceededError(
             f"Your team already has {running} video(s) in progress, the most your plan runs "
@@ -191,18 +199,18 @@ def ledger_reserve(*, job) -> LedgerEntry:
         )
     budget = team_plan.budget_cents + totals.granted_cents
     left = max(0, budget - totals.committed_cents)
-    if job.cost_cents > left:
+    if cost_cents > left:
         raise QuotaExceededError(
-            f"This video costs {money(job.cost_cents)} but only {money(left)} of your team's "
+            f"This video costs {money(cost_cents)} but only {money(left)} of your team's "
             f"{money(budget)} monthly budget is left. "
             f"The budget resets on {_resets_on(resets_at)}.",
             limit="budget",
             resets_at=resets_at,
         )
     entry = LedgerEntry.objects.create(
-        team=team, job_id=job.pk, kind=EntryKind.RESERVE, amount_cents=job.cost_cents, period=period
+        team=team, job_id=job_id, kind=EntryKind.RESERVE, amount_cents=cost_cents, period=period
     )
-    _guard_add(team_id=team.pk, period=period, cents=job.cost_cents, limits=(video_limit, budget))
+    _guard_add(team_id=team.pk, period=period, cents=cost_cents, limits=(video_limit, budget))
     return entry
 
 

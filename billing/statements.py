@@ -70,7 +70,7 @@ def statement_for(*, team: Team, period: date) -> Statement:
         if line is None:
             line = lines[entry.job_id] = JobLine(
                 job_id=str(entry.job_id),
-                template=entry.job.template.name,
+                template=entry.job.template.name if entry.job else "",
                 admitted_at=entry.created_at,
                 outcome="in progress",
                 reserved_cents=0,
@@ -117,7 +117,7 @@ def statement_csv_rows(statement: Statement) -> Iterator[list]:
             entry.created_at.isoformat(),
             entry.kind,
             entry.job_id or "",
-            entry.job.template.name if entry.job_id else "",
+            entry.job.template.name if entry.job else "",
             entry.amount_cents,
             entry.signed_cents,
             entry.memo,

@@ -30,8 +30,7 @@ class WebhookAttemptInline(admin.TabularInline):
     model = WebhookAttempt
     extra = 0
     can_delete = False
-    fields = ["number", "attempted_at", "status_code", "latency_ms", "error"]
-    readonly_fields = fields
+    fields = readonly_fields = ("number", "attempted_at", "status_code", "latency_ms", "error")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -1,10 +1,5 @@
-"""The one door for outgoing webhook HTTP: explicit timeouts, no redirects, checked addresses.
-
-Every connection resolves the host once, refuses it unless every answer is a public address
-(integrations.netguard) and connects to exactly the addresses it checked, so a DNS answer
-that changes between the check and the connect (rebinding) cannot reach 127.0.0.1 or the
-metadata service. The URL's host name is left alone: it is still the Host header, the TLS
-SNI name and the name the certificate is checked against.
+"""The one door for outgoing webhook HTTP: explicit timeouts, no redirects, checked addresses
+(portal.safe_http opens every connection).
 
 The receiver's answer is its status code; its body is never read or stored: a log that
 showed what came back would read internal pages back to whoever chose the URL.
@@ -12,20 +7,14 @@ showed what came back would read internal pages back to whoever chose the URL.
 
 from __future__ import annotations
 
-import socket
-import sys
 import time
 from dataclasses import dataclass
 
 import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
-from urllib3.util.connection import allowed_gai_family, create_connection
 
-from integrations import netguard
+from portal import netguard
+from portal.safe_http import new_session
 
 USER_AGENT = "VideoAgentPortal-Webhooks/1"
 
@@ -35,84 +24,6 @@ class PostResult:
     status_code: int | None
     latency_ms: int
     error: str = ""
-
-
-class _CheckedAddressMixin:
-    """urllib3 connection whose socket goes only to the addresses netguard approved.
-
-    Overrides urllib3 2.x `HTTPConnection._new_conn`, the one place that opens the socket
-    (HTTPSConnection.connect wraps TLS around what it returns, using `self.host`).
-    """
-
-    def _new_conn(self) -> socket.socket:
-        host = self.host  # without a trailing dot; `_dns_host` keeps it for the lookup
-        try:
-            infos = socket.getaddrinfo(
-                self._dns_host, self.port, allowed_gai_family(), socket.SOCK_STREAM
-            )
-        except socket.gaierror as exc:
-            raise NameResolutionError(host, self, exc) from exc
-        addresses = list(dict.fromkeys(info[4][0] for info in infos))
-        if not settings.WEBHOOK_ALLOW_PRIVATE:
-            netguard.check_addresses(host, addresses)  # raises UnsafeUrlError
-        error: OSError | None = None
-        for address in addresses:
-            try:
-                # A numeric address: create_connection parses it, no second DNS lookup.
-                sock = create_connection(
-                    (address, self.port),
-                    self.timeout,
-                    source_address=self.source_address,
-                    socket_options=self.socket_options,
-                )
-            except OSError as exc:
-                error = exc
-                continue
-            sys.audit("http.client.connect", self, host, self.port)
-            return sock
-        if isinstance(error, TimeoutError):
-            raise ConnectTimeoutError(
-                self, f"Connection to {host} timed out. (connect timeout={self.timeout})"
-            ) from error
-        raise NewConnectionError(self, f"Failed to establish a new connection: {error}") from error
-
-
-class _CheckedHTTPConnection(_CheckedAddressMixin, HTTPConnection):
-    pass
-
-
-class _CheckedHTTPSConnection(_CheckedAddressMixin, HTTPSConnection):
-    pass
-
-
-class _CheckedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = _CheckedHTTPConnection
-
-
-class _CheckedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = _CheckedHTTPSConnection
-
-
-class CheckedAddressAdapter(HTTPAdapter):
-    """A requests adapter whose connections are opened by _CheckedAddressMixin."""
-
-    def init_poolmanager(self, *args, **kwargs) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _CheckedHTTPConnectionPool,
-            "https": _CheckedHTTPSConnectionPool,
-        }
-
-
-def new_session() -> requests.Session:
-    session = requests.Session()
-    # No proxies from the environment: a proxy would make the connection (and the lookup)
-    # for us, out of reach of the address check.
-    session.trust_env = False
-    adapter = CheckedAddressAdapter()
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 def post(url: str, *, body: bytes, headers: dict[str, str]) -> PostResult:

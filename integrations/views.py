@@ -10,17 +10,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts.selectors import current_team
+from accounts.selectors import current_team_required
 from integrations import services
 from integrations.forms import TokenForm
 from integrations.models import DeliveryStatus
 from integrations.selectors import can_manage_webhooks, deliveries_for_team, tokens_for_user
+from portal.errors import DomainError
+from portal.web import show_on_form
 
 DELIVERIES_PER_PAGE = 25
 
 
 def _index_context(request, **extra) -> dict:
-    team = current_team(request)
+    team = current_team_required(request)
     return {
         "team": team,
         "tokens": tokens_for_user(user=request.user),
@@ -48,10 +50,10 @@ def token_create(request):
         return render(request, "integrations/index.html", _index_context(request, form=form))
     try:
         token, raw = services.token_create(
-            user=request.user, team=current_team(request), name=form.cleaned_data["name"]
+            user=request.user, team=current_team_required(request), name=form.cleaned_data["name"]
         )
-    except services.TokenInputError as exc:
-        form.add_error("name" if exc.field == "name" else None, exc.message)
+    except DomainError as exc:
+        show_on_form(form, exc)
         return render(request, "integrations/index.html", _index_context(request, form=form))
     # Rendered, not redirected: this answer is the only place the token ever appears.
     return render(
@@ -72,7 +74,7 @@ def token_revoke(request, token_id: int):
 @login_required
 @require_POST
 def secret_rotate(request):
-    team = current_team(request)
+    team = current_team_required(request)
     if not can_manage_webhooks(user=request.user, team=team):
         raise PermissionDenied("only owners and admins rotate the signing secret")
     _secret, raw = services.webhook_secret_rotate(team=team)
@@ -82,7 +84,7 @@ def secret_rotate(request):
 
 @login_required
 def deliveries(request):
-    team = current_team(request)
+    team = current_team_required(request)
     queryset = deliveries_for_team(team=team)
     status = request.GET.get("status", "")
     if status in DeliveryStatus.values:

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from accounts.vault import VaultError
-from integrations import http, netguard
+from integrations import http
 from integrations.models import (
     DeliveryStatus,
     WebhookAttempt,
@@ -32,7 +32,8 @@ from integrations.models import (
     WebhookEvent,
 )
 from integrations.services import webhook_signing_keys
-from videos.api_schemas import JobOut, job_payload
+from portal import netguard
+from videos.api.schemas import JobOut, job_payload
 from videos.models import Job, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 # this passes (longer than connect + read timeouts; a dead worker's attempt is retried after).
 ATTEMPT_LEASE = timedelta(minutes=2)
 
-EVENT_FOR_STATUS = {
+EVENT_FOR_STATUS: dict[str, WebhookEvent] = {
     JobStatus.PROCESSING: WebhookEvent.PROCESSING,
     JobStatus.SUCCEEDED: WebhookEvent.SUCCEEDED,
     JobStatus.FAILED: WebhookEvent.FAILED,

@@ -48,7 +48,7 @@ def check_broker() -> None:
         if isinstance(conf["redis"], dict):
             client = redis.Redis(**{**conf["redis"], **options})
         else:
-            client = redis.Redis.from_url(conf["redis"], **options)
+            client = redis.Redis.from_url(str(conf["redis"]), **options)
         try:
             client.ping()
         finally:
@@ -77,7 +77,7 @@ def check_storage() -> None:
         return
     bucket_name = getattr(storage, "bucket_name", None)
     if bucket_name:
-        storage.connection.meta.client.head_bucket(Bucket=bucket_name)
+        storage.connection.meta.client.head_bucket(Bucket=bucket_name)  # type: ignore[attr-defined]
         return
     storage.exists("readyz-probe")
 

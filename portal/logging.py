@@ -110,9 +110,9 @@ class RedactSecretsFilter(logging.Filter):
         # (and the context was reset); the request it passes along still knows its ids.
         request = getattr(record, "request", None)
         if getattr(record, "trace_id", None) is None and hasattr(request, "trace_id"):
-            record.trace_id = request.trace_id
+            record.trace_id = getattr(request, "trace_id")  # noqa: B009  (typed as unknown)
         if getattr(record, "job_id", None) is None and getattr(request, "job_id", None):
-            record.job_id = request.job_id
+            record.job_id = getattr(request, "job_id")  # noqa: B009
         return True
 
 
@@ -231,7 +231,7 @@ class RequestLogMiddleware:
         # and put things back afterwards, so no id leaks into the next request's lines.
         job_token = job_id_var.set(None)
         trace_token = trace_id_var.set(trace_id)
-        request.trace_id = trace_id
+        request.trace_id = trace_id  # type: ignore[attr-defined]
         try:
             response = self.get_response(request)
             response["X-Request-ID"] = trace_id
@@ -247,8 +247,8 @@ class RequestLogMiddleware:
     ) -> None:
         job_id = view_kwargs.get("job_id")
         if job_id is not None:
-            request.job_id = str(job_id)
-            job_id_var.set(request.job_id)  # reset at the end of __call__
+            request.job_id = str(job_id)  # type: ignore[attr-defined]
+            job_id_var.set(str(job_id))  # reset at the end of __call__
 
     def _log(self, request: HttpRequest, response: HttpResponse, started: float) -> None:
         path = redact(request.path)
@@ -284,10 +284,21 @@ def task_pre_enqueue(sender: object, task: dict, **kwargs: object) -> None:
 _task_tokens: list[tuple] = []
 
 
+# The tasks whose first argument is a job id (videos.tasks).
+JOB_TASKS = {
+    "videos.tasks.submit_job",
+    "videos.tasks.poll_job",
+    "videos.tasks.adopt_job",
+    "videos.tasks.fetch_job",
+    "videos.tasks.cancel_upstream",
+}
+
+
 def task_pre_execute(sender: object, func: object, task: dict, **kwargs: object) -> None:
     """Stamp the task's lines with its job (videos.tasks take the job id first) and trace."""
-    name = task.get("func") if isinstance(task.get("func"), str) else ""
-    job_id = str(task["args"][0]) if name.startswith("videos.tasks.") and task.get("args") else None
+    func_name = task.get("func")
+    name = func_name if isinstance(func_name, str) else ""
+    job_id = str(task["args"][0]) if name in JOB_TASKS and task.get("args") else None
     trace_id = str(task.get("trace_id") or task.get("id") or "") or None
     _task_tokens.append((job_id_var.set(job_id), trace_id_var.set(trace_id)))
 

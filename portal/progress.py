@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 
-def progress_bar(label: str, stream: TextIO | None = None, width: int = 30):
+def progress_bar(label: str, stream: TextIO | Any = None, width: int = 30):
     # A management command's OutputWrapper appends a newline to every write; use its stream.
     out = getattr(stream, "_out", stream) or sys.stderr
 

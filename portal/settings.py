@@ -12,6 +12,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -100,7 +101,7 @@ MIDDLEWARE = [
     "portal.logging.RequestLogMiddleware",
     # Outside the rest, so it sees every answer: under /api/ even Django's own 400/404/405/500
     # pages become JSON.
-    "integrations.middleware.ApiJsonErrorsMiddleware",
+    "portal.api.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from the web process, compressed and cached forever by hash.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -110,6 +111,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A service's refusal raised out of a page view becomes the error page with its status.
+    "portal.web.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -185,7 +188,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
 
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
@@ -241,8 +244,17 @@ MINIMAX_CN_BASE_URL = env("MINIMAX_CN_BASE_URL", "https://api.minimaxi.com")
 USEAPI_BASE_URL = env("USEAPI_BASE_URL", "https://api.useapi.net")
 # Where the upstream can reach our callback view; unset: no callback_url, polling does it.
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL").rstrip("/")
-# (connect, read) seconds for every upstream call.
+# (connect, read) seconds for every upstream call; a create gets longer to answer, since an
+# answer lost to a timeout leaves it ambiguous (the upstream may have made, and billed, it).
 UPSTREAM_TIMEOUT = (env_int("UPSTREAM_CONNECT_TIMEOUT", 5), env_int("UPSTREAM_READ_TIMEOUT", 30))
+UPSTREAM_CREATE_TIMEOUT = (
+    env_int("UPSTREAM_CONNECT_TIMEOUT", 5),
+    env_int("UPSTREAM_CREATE_READ_TIMEOUT", 60),
+)
+# useapi.net templates: the price of a video when the catalogue listing gives no credits, and
+# what one useapi credit costs the team when it does (both in cents).
+USEAPI_DEFAULT_PRICE_CENTS = env_int("USEAPI_DEFAULT_PRICE_CENTS", 50)
+USEAPI_CENTS_PER_CREDIT = float(env("USEAPI_CENTS_PER_CREDIT", "1"))
 
 # --- Job life cycle ---------------------------------------------------------------------
 JOB_SUBMIT_MAX_ATTEMPTS = env_int("JOB_SUBMIT_MAX_ATTEMPTS", 6)
@@ -255,6 +267,12 @@ JOB_SLOW_POLL_SECONDS = env_int("JOB_SLOW_POLL_SECONDS", 3600)
 # A job in `submitting` this long had its worker die mid-call: the reconciler requeues it.
 JOB_SUBMITTING_STUCK_SECONDS = env_int("JOB_SUBMITTING_STUCK_SECONDS", 300)
 JOB_FETCH_MAX_ATTEMPTS = env_int("JOB_FETCH_MAX_ATTEMPTS", 8)
+# After a create whose answer was lost, wait this long for the upstream to show the task (a
+# push to the job's callback URL, its listings) before asking it to create again.
+JOB_AMBIGUOUS_GRACE_SECONDS = env_int("JOB_AMBIGUOUS_GRACE_SECONDS", 120)
+# A job refused for rate or capacity (the account is busy) waits its turn, retrying after each
+# Retry-After, for this long at most; those refusals do not use up JOB_SUBMIT_MAX_ATTEMPTS.
+JOB_RATE_LIMIT_MAX_WAIT_SECONDS = env_int("JOB_RATE_LIMIT_MAX_WAIT_SECONDS", 24 * 3600)
 JOBS_PER_PAGE = 20
 
 # --- JSON API and outgoing webhooks (integrations/) --------------------------------------
@@ -285,7 +303,7 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Video Agent Portal <noreply@loca
 
 # --- Background work (django-q2) -------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
-Q_CLUSTER = {
+Q_CLUSTER: dict[str, Any] = {
     # The Redis queue is named after it (django_q:<name>:q) and task packages are signed with
     # it: every web and worker host of one site must use the same name. Two sites (or two
     # test runs) sharing one Redis need different names.

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from portal import health
-from portal.api import api
+from portal.api.v1 import api
 
 urlpatterns = [
     # Answered by portal.health.HealthCheckMiddleware first; listed for reverse() and for a
@@ -11,7 +11,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     # The staff dashboard lives under /admin/ but must come before the admin's catch-all.
-    path("admin/dashboard/", include("billing.dashboard_urls")),
+    path("admin/dashboard/", include("videos.dashboard_urls")),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

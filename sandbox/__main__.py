@@ -15,6 +15,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8010)
     parser.add_argument("--generation-seconds", type=float, default=8.0)
+    parser.add_argument(
+        "--useapi-generation-seconds",
+        type=float,
+        default=None,
+        help="useapi flavour's generation time (default: --generation-seconds)",
+    )
+    parser.add_argument(
+        "--heartbeat-seconds",
+        type=float,
+        default=1.0,
+        help="seconds between heartbeats of the useapi agent-create stream",
+    )
     parser.add_argument("--video-url-ttl", type=float, default=9 * 3600.0, help="seconds")
     parser.add_argument("--public-url", default=None, help="origin used in video/download URLs")
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
@@ -28,6 +40,8 @@ def main(argv: list[str] | None = None) -> None:
         video_url_ttl=args.video_url_ttl,
         public_url=args.public_url,
         quiet=args.quiet,
+        useapi_generation_seconds=args.useapi_generation_seconds,
+        heartbeat_seconds=args.heartbeat_seconds,
     )
     stop = threading.Event()
     # Signal handlers run in the main thread, which only waits, so setting an Event is enough.
@@ -35,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server.start()
     print(f"MiniMax sandbox listening on {server.base_url}", flush=True)
+    print(f"useapi.net flavour under {server.base_url}/v1/minimax/", flush=True)
     try:
         stop.wait()
     finally:

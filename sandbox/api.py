@@ -35,6 +35,7 @@ class SandboxConfig:
     download_url_ttl: float = 3600.0
     callback_timeout: float = 3.0
     slow_query_seconds: float = 3.0
+    slow_create_seconds: float = 3.0
 
 
 class SandboxApi:
@@ -91,6 +92,10 @@ class SandboxApi:
         if task.callback_url:
             self.scheduler.schedule(task.processing_monotonic, task.task_id, PROCESSING)
             self.scheduler.schedule(task.done_monotonic, task.task_id, task.outcome)
+        if directives.slowcreate:
+            # The task exists (and would be billed) before the answer leaves: a client that
+            # times out meanwhile has an ambiguous create on its hands.
+            self._stopping.wait(self.config.slow_create_seconds)
         return {"task_id": task.task_id, "base_resp": codes.base_resp(codes.SUCCESS)}
 
     def query(self, authorization: str | None, params: dict[str, str]) -> dict[str, Any]:

@@ -20,13 +20,14 @@ class Directives:
     lower: bool = False
     gen: float | None = None
     slowquery: bool = False
+    slowcreate: bool = False
 
 
 def parse_directives(key: str) -> Directives:
     """Read the dash-separated words after ``sk-``; unknown words are ordinary key material."""
     found: dict[str, object] = {}
     for word in key.removeprefix("sk-").split("-"):
-        if word in ("invalid", "fail", "fileid", "lower", "slowquery"):
+        if word in ("invalid", "fail", "fileid", "lower", "slowquery", "slowcreate"):
             found[word] = True
         elif m := _ERR.fullmatch(word):
             # err0 would mean "succeed", which is what a key without err does anyway.

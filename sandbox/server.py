@@ -1,7 +1,10 @@
-"""A local stand-in for https://api.minimax.io's Video Agent endpoints.
+"""A local stand-in for https://api.minimax.io's Video Agent endpoints and useapi.net's proxy.
 
-Like the real API, every /v1 answer is HTTP 200 with a JSON body and a ``Trace-Id`` header; the
-outcome is only in ``base_resp.status_code``. Endpoints:
+Two flavours share one server and port: MiniMax official under ``/v1/...`` (below) and the
+useapi.net MiniMax proxy under ``/v1/minimax/...`` (after it).
+
+MiniMax official. Like the real API, every /v1 answer is HTTP 200 with a JSON body and a
+``Trace-Id`` header; the outcome is only in ``base_resp.status_code``. Endpoints:
 
 - ``POST /v1/video_template_generation`` creates a task (validation failures: 2013).
 - ``GET /v1/query/video_template_generation?task_id=ID``: ``Preparing`` for the first 25% of the
@@ -25,12 +28,53 @@ answers 1004 "authentication failed". Dash-separated words after ``sk-`` switch 
 - ``lower``     query answers spell statuses preparing/processing/success/failed.
 - ``gen<N>``    this key's tasks take N seconds (decimals allowed) instead of the default.
 - ``slowquery`` query answers are delayed by 3 s (client timeout tests).
+- ``slowcreate`` the create makes the task, then answers 3 s late (ambiguous creates).
 
 Callbacks: with ``callback_url`` the create first POSTs ``{"challenge": ...}`` there (3 s timeout)
 and answers 2013 "callback_url verification failed" unless the same challenge is echoed as JSON.
 Then one push when Processing starts and one at the end, shaped like a query answer with the
 docs' statuses ``processing``/``failed`` but, copying the docs example, ``"Success"`` capitalised.
 Failed pushes are not retried and redirects are not followed.
+
+useapi.net MiniMax proxy (``/v1/minimax/``; contract in /tmp/spec/useapi-contract.md, code in
+``sandbox.useapi``). Real HTTP statuses: errors are ``{"error": "..."}`` with 400, 401, 402/412,
+404, 410, 429 (with ``Retry-After``), 5xx or 596. Endpoints:
+
+- ``POST files/`` raw ``image/png`` or ``image/jpeg`` body (``?account=``) -> ``{fileID, ossPath}``.
+- ``POST videos/agent-create`` (JSON, multipart or urlencoded) answers ``text/event-stream``
+  without Content-Length and closes: created, connected, heartbeats, progress (type 1 texts,
+  type 2 image then video attachments, type 3 recommendations), finished, spread over the
+  generation time. Dropping the stream changes nothing: the video lives by the clock.
+- ``GET videos/{videoId}``: status 0 pending (first 10 %), 11 queued (next 10 %), 12 processing
+  with ``percent``, then 2 completed (``videoURL``, ``downloadURL``, ``coverURL``) or 3 failed / 7
+  moderated. Another token's video is 404. ``GET videos/`` lists them, newest first.
+- ``GET scheduler/`` (running videos), ``GET scheduler/available``, ``GET accounts``, ``POST
+  videos/cancel`` (running -> status 3 "canceled"), ``GET videos/agent-templates`` (6 templates,
+  ``limit``/``lastId`` paging, ``?templateId=`` for one template's detail).
+- replyUrl: one unsigned POST (no retries, no redirects) shaped like ``GET videos/{id}`` when the
+  video becomes final, including by cancel.
+- ``GET /_sandbox/useapi/files/<name>.(mp4|png)?expires=..&sig=..`` serves results (the sample
+  MP4, generated PNGs); 403 when forged or expired. ``GET /_sandbox/useapi/videos`` lists every
+  video (tokens cut to their last 4 chars); ``POST /_sandbox/reset`` resets both flavours.
+
+Auth is ``Authorization: Bearer user:<number>-<string>``; anything else answers 401
+``{"error": "Unauthorized"}``. Dash-separated words of ``<string>`` switch behaviours on
+(combinable, e.g. ``user:77-demo-gen3-free``):
+
+- ``invalid``      every call answers 401.
+- ``err<HTTP>``    agent-create always answers HTTP (``err429``: with ``Retry-After: 2``).
+- ``flaky<HTTP>``  the token's first agent-create answers HTTP, later ones work.
+- ``gen<N>``       this token's videos take N seconds (decimals allowed).
+- ``fail``         videos end with status 3, message "Generation failed".
+- ``moderated``    videos end with status 7, message "The content did not pass moderation".
+- ``removed``      once done, ``GET videos/{id}`` answers 404 (moderated and removed).
+- ``free``         no ``downloadURL``: only the watermarked ``videoURL``.
+- ``cut``          the stream closes after one heartbeat, before any videoId; the video exists.
+- ``cutafter``     the stream closes right after the ``created`` event.
+- ``novideoid``    heartbeats only, then the stream ends; no video is created.
+- ``poll596``      the first ``GET videos/{id}`` of each video answers 596.
+- ``busy``         one video at a time per account (otherwise ``maxJobs``, default 3); beyond
+  it agent-create answers 429 with ``Retry-After: 3``.
 """
 
 from __future__ import annotations
@@ -44,10 +88,14 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import codes
 from .api import SandboxApi, SandboxConfig
+from .signing import UrlSigner
+from .useapi.answers import Answer, UseapiError
+from .useapi.api import UseapiApi, UseapiConfig
+from .useapi.stream import AgentStream
 
 log = logging.getLogger("sandbox")
 
@@ -56,6 +104,8 @@ SAMPLE_VIDEO = Path(__file__).resolve().parent / "assets" / "sample.mp4"
 MAX_BODY_BYTES = 32 * 1024 * 1024
 _FILE_PATH = re.compile(r"/_sandbox/files/([A-Za-z0-9_-]{1,100})\.mp4")
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+USEAPI_PREFIX = "/v1/minimax"
+_USEAPI_FILE = re.compile(r"/_sandbox/useapi/files/([A-Za-z0-9_-]{1,100})\.(mp4|png)")
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -90,7 +140,9 @@ class _Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization")
         try:
             body = self._read_body() if method == "POST" else b""
-            if body is None:
+            if _is_useapi(url.path):
+                self._dispatch_useapi(method, url.path, params, body)
+            elif body is None:
                 resp = codes.base_resp(codes.INVALID_PARAMS, "request body too large")
                 self._send_json({"task_id": "", "base_resp": resp})
             elif (method, url.path) == ("POST", "/v1/video_template_generation"):
@@ -117,6 +169,86 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("sandbox error on %s %s", method, url.path)
             self._send_json({"base_resp": codes.base_resp(codes.UNKNOWN_ERROR)})
 
+    # --- the useapi.net flavour ----------------------------------------------------------------
+
+    def _dispatch_useapi(
+        self, method: str, path: str, params: dict[str, str], body: bytes | None
+    ) -> None:
+        sandbox = self.server.sandbox
+        if method in ("GET", "HEAD") and (m := _USEAPI_FILE.fullmatch(path)):
+            found = sandbox.useapi.file(m.group(1), m.group(2), params)
+            if found is None:
+                self._send_json({"error": "link expired or signature invalid"}, 403)
+            else:
+                self._send_file(found[1], found[0], head=method == "HEAD")
+            return
+        if (method, path) == ("GET", "/_sandbox/useapi/videos"):
+            self._send_json(sandbox.useapi_videos())
+            return
+        try:
+            if body is None:
+                raise UseapiError(413, "Request body too large")
+            answer = self._useapi_route(method, path, params, body)
+        except UseapiError as exc:
+            answer = exc.answer()
+        except Exception:
+            log.exception("sandbox error on %s %s", method, path)
+            answer = UseapiError(500, "sandbox error").answer()
+        if isinstance(answer, AgentStream):
+            self._send_event_stream(answer)
+        else:
+            self._send_json(answer.payload, answer.status, answer.headers)
+
+    def _useapi_route(
+        self, method: str, path: str, params: dict[str, str], body: bytes
+    ) -> Answer | AgentStream:
+        useapi = self.server.sandbox.useapi
+        # Trailing slashes are optional, as useapi's docs spell routes both ways.
+        route = path.removeprefix(USEAPI_PREFIX).strip("/")
+        auth = self.headers.get("Authorization")
+        content_type = self.headers.get("Content-Type", "")
+        if method == "POST":
+            if route == "files":
+                return useapi.upload_file(auth, params, body, content_type)
+            if route == "videos/agent-create":
+                return useapi.agent_create(auth, body, content_type)
+            if route == "videos/cancel":
+                return useapi.cancel(auth, body, content_type)
+        elif method == "GET":
+            if route == "videos":
+                return useapi.list_videos(auth, params)
+            if route == "videos/agent-templates":
+                return useapi.agent_templates(auth, params)
+            if route == "scheduler":
+                return useapi.scheduler(auth)
+            if route == "scheduler/available":
+                return useapi.scheduler_available(auth)
+            if route == "accounts":
+                return useapi.accounts(auth)
+            if route.startswith("videos/") and route.count("/") == 1:
+                # videoIds hold colons, which clients may send percent-encoded.
+                return useapi.get_video(auth, unquote(route.removeprefix("videos/")))
+        raise UseapiError(404, f"No route for {method} {path}")
+
+    def _send_event_stream(self, stream: AgentStream) -> None:
+        """Write agent-create's events as they fall due: no Content-Length, then close."""
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")  # the end of the body is the end of the stream
+        self.end_headers()
+        try:
+            for event in stream.events():
+                self.wfile.write(event)
+                self.wfile.flush()
+        except OSError:
+            # The client left (our provider does, once it has the videoId). Nothing to log:
+            # the video's life is derived from the clock and goes on without the stream.
+            pass
+        except Exception:
+            log.exception("sandbox error while streaming agent-create events")
+        self.close_connection = True
+
     # --- plumbing ------------------------------------------------------------------------------
 
     def _read_body(self) -> bytes | None:
@@ -135,9 +267,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(length))
 
-    def _send_json(self, payload: Any, status: int = HTTPStatus.OK) -> None:
+    def _send_json(
+        self, payload: Any, status: int = HTTPStatus.OK, headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(payload).encode()
         self._start(status, "application/json; charset=utf-8", len(data))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
@@ -147,30 +283,41 @@ class _Handler(BaseHTTPRequestHandler):
         if not signer.verify(name, params.get("expires", ""), params.get("sig", "")):
             self._send_json({"error": "link expired or signature invalid"}, HTTPStatus.FORBIDDEN)
             return
-        video = self.server.sandbox.video
-        start, end = 0, len(video) - 1
+        self._send_file(self.server.sandbox.video, "video/mp4", head)
+
+    def _send_file(self, data: bytes, content_type: str, head: bool) -> None:
+        """Serve ``data`` whole or as one requested byte range."""
+        start, end = 0, len(data) - 1
         status = HTTPStatus.OK
         if m := _RANGE.fullmatch(self.headers.get("Range", "").strip()):
-            byte_range = _parse_range(m.group(1), m.group(2), len(video))
+            byte_range = _parse_range(m.group(1), m.group(2), len(data))
             if byte_range is None:
-                self._start(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, "video/mp4", 0)
-                self.send_header("Content-Range", f"bytes */{len(video)}")
+                self._start(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, content_type, 0)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
                 self.end_headers()
                 return
             start, end = byte_range
             status = HTTPStatus.PARTIAL_CONTENT
-        self._start(status, "video/mp4", end - start + 1)
+        self._start(status, content_type, end - start + 1)
         self.send_header("Accept-Ranges", "bytes")
         if status == HTTPStatus.PARTIAL_CONTENT:
-            self.send_header("Content-Range", f"bytes {start}-{end}/{len(video)}")
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
         self.end_headers()
         if not head:
-            self.wfile.write(video[start : end + 1])
+            self.wfile.write(data[start : end + 1])
 
     def log_message(self, format: str, *args: Any) -> None:
         # Only the request line is logged, never headers, so keys stay out of logs.
         if not self.server.sandbox.quiet:
             super().log_message(format, *args)
+
+
+def _is_useapi(path: str) -> bool:
+    return (
+        path == USEAPI_PREFIX
+        or path.startswith(USEAPI_PREFIX + "/")
+        or path.startswith("/_sandbox/useapi/")
+    )
 
 
 def _parse_range(first: str, last: str, size: int) -> tuple[int, int] | None:
@@ -189,7 +336,14 @@ class SandboxServer:
     """The sandbox as an object: ``start()`` serves from a daemon thread, ``stop()`` ends it.
 
     ``port=0`` picks a free port; ``base_url`` is known once started. ``public_url`` (default:
-    ``base_url``) is the origin written into ``video_url`` and ``download_url``.
+    ``base_url``) is the origin written into ``video_url`` and ``download_url`` (and into the
+    useapi flavour's result links).
+
+    The useapi flavour's knobs: ``useapi_generation_seconds`` (default: ``generation_seconds``),
+    ``heartbeat_seconds`` between stream heartbeats, ``useapi_retry_after`` (the Retry-After of
+    ``err429``/``flaky429``), ``useapi_busy_retry_after`` (no free job slot), ``useapi_url_ttl``
+    (result links, from completion) and ``useapi_retention_seconds`` (then 410). replyUrl posts
+    use ``callback_timeout``.
     """
 
     def __init__(
@@ -203,7 +357,14 @@ class SandboxServer:
         public_url: str | None = None,
         callback_timeout: float = 3.0,
         slow_query_seconds: float = 3.0,
+        slow_create_seconds: float = 3.0,
         quiet: bool = True,
+        useapi_generation_seconds: float | None = None,
+        heartbeat_seconds: float = 1.0,
+        useapi_retry_after: int = 2,
+        useapi_busy_retry_after: int = 3,
+        useapi_url_ttl: float = 24 * 3600.0,
+        useapi_retention_seconds: float = 31 * 86400.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -216,8 +377,24 @@ class SandboxServer:
             download_url_ttl=download_url_ttl,
             callback_timeout=callback_timeout,
             slow_query_seconds=slow_query_seconds,
+            slow_create_seconds=slow_create_seconds,
         )
         self.api = SandboxApi(config, video_size=len(self.video))
+        useapi_config = UseapiConfig(
+            generation_seconds=(
+                generation_seconds
+                if useapi_generation_seconds is None
+                else useapi_generation_seconds
+            ),
+            heartbeat_seconds=heartbeat_seconds,
+            retry_after=useapi_retry_after,
+            busy_retry_after=useapi_busy_retry_after,
+            url_ttl=useapi_url_ttl,
+            reply_timeout=callback_timeout,
+            retention_seconds=useapi_retention_seconds,
+        )
+        # Its own signing secret: a link of one flavour can never verify as the other's.
+        self.useapi = UseapiApi(useapi_config, self.video, UrlSigner())
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -226,7 +403,7 @@ class SandboxServer:
         if self._httpd is None:
             raise RuntimeError("SandboxServer is not started")
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def public_url(self) -> str:
@@ -238,6 +415,8 @@ class SandboxServer:
         self._httpd = _HTTPServer((self.host, self.port), self)
         self.api.public_url = self.public_url
         self.api.start()
+        self.useapi.public_url = self.public_url
+        self.useapi.start()
         # A short poll interval keeps stop() (and so every test teardown) quick.
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, args=(0.05,), name="sandbox-http", daemon=True
@@ -247,9 +426,11 @@ class SandboxServer:
     def stop(self) -> None:
         if self._httpd is None:
             return
+        self.useapi.stopping.set()  # open event streams end now instead of at their last event
         self._httpd.shutdown()
         self._httpd.server_close()
         self.api.close()
+        self.useapi.close()
         if self._thread is not None:
             self._thread.join(5)
         self._httpd = None
@@ -259,9 +440,20 @@ class SandboxServer:
         """A snapshot of every task, with owner keys reduced to their last 4 characters."""
         return self.api.store.snapshot()
 
+    def useapi_videos(self) -> list[dict[str, Any]]:
+        """Every useapi video, oldest first (as ``GET /_sandbox/useapi/videos``), tokens cut to
+        their last 4 characters: ``videoId``, ``token_last4``, ``account``, ``templateId``,
+        ``replyRef``, ``replyUrl``, ``status``, ``statusLabel``, ``final``, ``removed``,
+        ``outcome``, ``created``/``started``/``ended`` (epoch seconds; ``started`` is when
+        processing began, ``ended`` when it became final, None until then), ``canceled``,
+        ``generation_seconds``, ``create_calls``, ``call_number``, ``polls`` and ``replies``.
+        """
+        return self.useapi.snapshot()
+
     def reset(self) -> None:
-        """Forget all tasks, files, pending pushes and ``flaky`` history."""
+        """Forget both flavours' tasks, videos, files, pending pushes and ``flaky`` history."""
         self.api.reset()
+        self.useapi.reset()
 
     def signed_file_url(self, name: str, expires: int) -> str:
         """A file link as the sandbox would sign it (tests use it to forge expired links)."""

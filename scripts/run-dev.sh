@@ -8,6 +8,8 @@ SANDBOX_PORT=${SANDBOX_PORT:-8010}
 
 export MINIMAX_BASE_URL="http://127.0.0.1:${SANDBOX_PORT}"
 export MINIMAX_CN_BASE_URL="$MINIMAX_BASE_URL"
+# The sandbox speaks useapi.net's MiniMax proxy too, under /v1/minimax/.
+export USEAPI_BASE_URL="$MINIMAX_BASE_URL"
 # The sandbox can reach us here, so it sends callbacks (input images go as URLs too).
 export PUBLIC_BASE_URL="http://127.0.0.1:${PORT}"
 
@@ -23,10 +25,13 @@ $PY manage.py runserver "127.0.0.1:${PORT}" --noreload &
 pids+=($!)
 
 sleep 2
+# useapi.net lists its own templates: read them from the sandbox now that it answers.
+$PY manage.py sync_templates --provider useapi || echo "useapi templates not synced (see above)"
 cat <<TXT
 
   Video Agent Portal is running: http://127.0.0.1:${PORT}/
-  Demo login: demo / demo-portal-2026   (its vault holds a key for the sandbox upstream)
+  Demo login: demo / demo-portal-2026   (its vault holds a sandbox key for MiniMax and one
+  for useapi.net: the gallery offers both providers' templates)
   Sandbox upstream: ${MINIMAX_BASE_URL}   Admin: make an admin with
   .venv/bin/python manage.py createsuperuser
   Press Ctrl-C to stop.

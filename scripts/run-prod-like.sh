@@ -54,6 +54,7 @@ export DJANGO_SECURE_SSL_REDIRECT=false DJANGO_SECURE_COOKIES=false
 export DATABASE_URL="$PG_BASE_URL/$DB"
 export STATIC_ROOT="$SERVICES_TMP/static"
 export MINIMAX_BASE_URL="http://127.0.0.1:${SANDBOX_PORT}" MINIMAX_CN_BASE_URL="http://127.0.0.1:${SANDBOX_PORT}"
+export USEAPI_BASE_URL="http://127.0.0.1:${SANDBOX_PORT}"
 # The sandbox can reach us here, so it sends callbacks (and fetches input images by URL).
 export PUBLIC_BASE_URL="http://127.0.0.1:${PORT}"
 export WEB_CONCURRENCY=${WEB_CONCURRENCY:-2} GUNICORN_BIND="127.0.0.1:${PORT}"
@@ -78,10 +79,12 @@ pids+=($!)
 _wait_for "the web role" "$PY" -c \
   "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=2)" \
   "http://127.0.0.1:${PORT}/readyz" >/dev/null 2>&1
+# useapi.net lists its own templates: read them from the sandbox now that it answers.
+"$PY" manage.py sync_templates --provider useapi >&2 || echo "useapi templates not synced" >&2
 cat <<TXT >&2
 
   Video Agent Portal (production-like) is running: http://127.0.0.1:${PORT}/
-  Demo login: demo / demo-portal-2026   (its vault holds a key for the sandbox upstream)
+  Demo login: demo / demo-portal-2026   (its vault holds a sandbox key per provider)
   Web: gunicorn x${WEB_CONCURRENCY}   Workers: 2 clusters x ${Q_WORKERS} on ${REDIS_URL} (queue ${Q_CLUSTER_NAME})
   Database: ${DATABASE_URL}   Files: s3://${S3_BUCKET} at ${S3_ENDPOINT_URL}
   Probes: http://127.0.0.1:${PORT}/healthz  http://127.0.0.1:${PORT}/readyz

@@ -10,8 +10,8 @@ from django.contrib.auth.models import User
 from PIL import Image
 
 from accounts.models import Membership, Role
-from accounts.services import key_store
 from videos.models import VideoTemplate
+from videos.services import key_store
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -115,10 +115,11 @@ def sandbox(settings):
     """The sandbox upstream on a free port, with fast generation."""
     from sandbox.server import SandboxServer
 
-    server = SandboxServer(host="127.0.0.1", port=0, generation_seconds=1.0)
+    server = SandboxServer(host="127.0.0.1", port=0, generation_seconds=1.0, heartbeat_seconds=0.2)
     server.start()
     settings.MINIMAX_BASE_URL = server.base_url
     settings.MINIMAX_CN_BASE_URL = server.base_url
+    settings.USEAPI_BASE_URL = server.base_url
     yield server
     server.stop()
 
@@ -141,11 +142,11 @@ def browser_type_launch_args():
 
 @pytest.fixture
 def upstream(monkeypatch):
-    """A scripted upstream behind videos.minimax's one HTTP door."""
+    """A scripted upstream behind the providers' one HTTP door (videos.providers.http)."""
     from tests.fakes import FakeUpstream
 
     fake = FakeUpstream()
-    monkeypatch.setattr("videos.minimax.new_session", lambda: fake)
+    monkeypatch.setattr("videos.providers.http.new_session", lambda: fake)
     return fake
 
 

@@ -1,4 +1,4 @@
-"""A scripted stand-in for the upstream's HTTP door (videos.minimax.new_session)."""
+"""A scripted stand-in for the upstream's HTTP door (videos.providers.http.new_session)."""
 
 from __future__ import annotations
 

@@ -36,6 +36,7 @@ def qcluster(**env_overrides: str):
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "MINIMAX_BASE_URL": settings.MINIMAX_BASE_URL,
         "MINIMAX_CN_BASE_URL": settings.MINIMAX_CN_BASE_URL,
+        "USEAPI_BASE_URL": settings.USEAPI_BASE_URL,
         "PUBLIC_BASE_URL": settings.PUBLIC_BASE_URL,
         "PYTHONUNBUFFERED": "1",
         **env_overrides,

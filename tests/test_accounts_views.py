@@ -55,7 +55,7 @@ def test_it_shows_the_signup_form(client, db):
 def test_it_signs_up_logs_in_and_makes_a_personal_team(client, db):
     response = client.post(SIGNUP, signup_data())
     assert response.status_code == 302
-    assert response["Location"] == reverse("accounts:keys")
+    assert response["Location"] == reverse("videos:keys")
     user = User.objects.get(username="newbie")
     assert user.email == "newbie@example.com"
     assert user.check_password(GOOD_PASSWORD)
@@ -145,7 +145,7 @@ def test_it_signs_in(client, owner):
 
 
 def test_it_signs_in_and_goes_back_where_it_was_sent_from(client, owner):
-    target = reverse("accounts:keys")
+    target = reverse("videos:keys")
     response = client.post(LOGIN, {"username": "owner", "password": "pw-owner-123", "next": target})
     assert response.status_code == 302
     assert response["Location"] == target
@@ -243,9 +243,9 @@ def portal_pages(make_job, key, diving) -> list[tuple[str, str]]:
         ("get", reverse("videos:job_status", args=[job.id])),
         ("post", reverse("videos:job_cancel", args=[job.id])),
         ("get", reverse("videos:job_video", args=[job.id])),
-        ("get", reverse("accounts:keys")),
-        ("post", reverse("accounts:keys")),
-        ("post", reverse("accounts:key_delete", args=[key.pk])),
+        ("get", reverse("videos:keys")),
+        ("post", reverse("videos:keys")),
+        ("post", reverse("videos:key_delete", args=[key.pk])),
         ("get", PASSWORD),
         ("post", PASSWORD),
         ("get", reverse("accounts:password_change_done")),

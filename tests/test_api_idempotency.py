@@ -7,12 +7,12 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from accounts.services import key_store
 from billing.models import EntryKind, LedgerEntry
 from integrations.services import token_create
 from tests.apiclient import ApiClient, data_url
 from tests.conftest import DIVING
 from videos.models import Job
+from videos.services import key_store
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import ProviderKey
-from accounts.services import key_store
 from integrations.models import ApiToken
 from integrations.services import token_revoke
 from tests.conftest import SECRET
+from videos.services import key_store
 
 NEW_SECRET = "sk-api-brand-new-secret-4321"
 
@@ -15,7 +15,17 @@ def test_it_stores_a_key_encrypted_and_answers_it_masked(api, owner):
     response = api.post("/keys", {"provider": "minimax", "label": "Prod", "secret": NEW_SECRET})
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "provider", "region", "label", "last4", "status", "created_at"}
+    assert set(body) == {
+        "id",
+        "provider",
+        "region",
+        "label",
+        "last4",
+        "status",
+        "account",
+        "max_jobs",
+        "created_at",
+    }
     assert (body["label"], body["last4"], body["status"]) == ("Prod", "4321", "active")
     assert NEW_SECRET not in response.content.decode()
     key = ProviderKey.objects.get(pk=body["id"])

@@ -45,7 +45,7 @@ def _bounded(settings, monkeypatch, key, enqueued):
     # without DNS, nothing reaches a broker; the owner has a key so creates can succeed.
     settings.SSE_MAX_SECONDS = 0.2
     settings.SSE_POLL_SECONDS = 0
-    monkeypatch.setattr("integrations.netguard.resolve", lambda host, port: ["93.184.215.14"])
+    monkeypatch.setattr("portal.netguard.resolve", lambda host, port: ["93.184.215.14"])
     # The WSGI app is called directly (not through Django's test client), so do what that
     # client does: keep the test's transaction open across requests.
     signals.request_started.disconnect(close_old_connections)
@@ -76,7 +76,7 @@ def test_it_conforms_to_its_openapi_document(case, api_token):
 # --- The document itself, and errors Django makes under /api/ -----------------------------
 
 EXPECTED = {
-    ("get", "/api/v1/templates"): {"200", "401"},
+    ("get", "/api/v1/templates"): {"200", "401", "422"},
     ("post", "/api/v1/keys"): {"201", "400", "401", "413", "422"},
     ("get", "/api/v1/keys"): {"200", "401"},
     ("delete", "/api/v1/keys/{key_id}"): {"204", "401", "404", "409", "422"},
@@ -86,6 +86,7 @@ EXPECTED = {
     ("post", "/api/v1/videos/{video_id}/cancel"): {"200", "401", "404", "409", "422"},
     ("get", "/api/v1/videos/{video_id}/events"): {"200", "401", "404", "422"},
     ("get", "/api/v1/videos/{video_id}/download"): {"200", "401", "404", "422"},
+    ("get", "/api/v1/videos/{video_id}/files/{file_id}"): {"200", "401", "404", "422"},
     ("get", "/api/v1/usage"): {"200", "401"},
 }
 
@@ -126,7 +127,7 @@ def test_it_answers_json_without_details_when_an_endpoint_breaks(api, monkeypatc
     def broken():
         raise RuntimeError("postgres://user:secret@db/portal is down")
 
-    monkeypatch.setattr("videos.api.templates_active", broken)
+    monkeypatch.setattr("videos.api.templates.templates_active", broken)
     response = api.get("/templates")
     assert response.status_code == 500
     assert response.json() == {"detail": "internal server error", "code": "server_error"}
@@ -136,7 +137,7 @@ def test_it_answers_json_without_details_when_an_endpoint_breaks(api, monkeypatc
 def test_it_turns_djangos_own_error_pages_into_json():
     from django.http import HttpResponseServerError
 
-    from integrations.middleware import json_error_for
+    from portal.api.middleware import json_error_for
 
     response = json_error_for(HttpResponseServerError("<h1>Server Error (500)</h1>"))
     assert response.status_code == 500

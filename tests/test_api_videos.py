@@ -5,13 +5,13 @@ import uuid
 
 import pytest
 
-from accounts.models import KeyStatus, Region
-from accounts.services import key_store
+from accounts.models import KeyStatus
 from integrations.models import ApiToken
 from integrations.services import token_create, token_revoke
 from tests.apiclient import ApiClient, data_url, drive_to_success
 from tests.conftest import ART_FONTS, DIVING, RUN_FOR_LIFE, make_image
 from videos.models import AttachmentKind, Job, JobStatus, VideoTemplate
+from videos.services import key_store
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def body(png):
 def _public_dns(monkeypatch):
     # Callback hosts "resolve" without the network: example.com is a public address here.
     monkeypatch.setattr(
-        "integrations.netguard.resolve",
+        "portal.netguard.resolve",
         lambda host, port: {"hooks.example.com": ["93.184.215.14"]}.get(host, []),
     )
 
@@ -110,7 +110,7 @@ def test_it_refuses_a_callback_url_that_is_not_a_public_http_url(api, body, key,
 
 def test_it_checks_every_address_a_callback_host_resolves_to(api, body, key, monkeypatch):
     monkeypatch.setattr(
-        "integrations.netguard.resolve", lambda host, port: ["93.184.215.14", "192.168.1.5"]
+        "portal.netguard.resolve", lambda host, port: ["93.184.215.14", "192.168.1.5"]
     )
     response = api.post("/videos", {**body, "callback_url": "https://hooks.example.com/v"})
     assert response.status_code == 422 and "private" in response.json()["detail"]
@@ -179,14 +179,14 @@ def test_it_runs_the_template_in_the_region_of_the_key(api, body, owner, diving,
     # the rule job_create applies (videos.services.job_pick_key).
     china = VideoTemplate.objects.create(
         provider=diving.provider,
-        region=Region.CN,
+        region="cn",
         template_id=diving.template_id,
         name="Diving (CN)",
         media_inputs=diving.media_inputs,
         text_inputs=diving.text_inputs,
         price_cents=diving.price_cents,
     )
-    cn_key = key_store(user=owner, label="CN", secret="sk-china-secret-4321", region=Region.CN)
+    cn_key = key_store(user=owner, label="CN", secret="sk-china-secret-4321", region="cn")
     assert api.post("/videos", body).status_code == 201  # the only key: CN
     global_key = key_store(user=owner, label="Global", secret="sk-global-secret-8765")
     assert api.post("/videos", {**body, "key_id": cn_key.pk}).status_code == 201
@@ -295,11 +295,13 @@ def test_it_shows_a_video_with_every_documented_field(api, make_job):
     job = make_job(reference="r")
     data = api.get(f"/videos/{job.id}").json()
     assert set(data) == {
-        "id", "status", "template_id", "template_name", "upstream_task_id", "upstream_status",
+        "id", "status", "provider", "template_id", "template_name", "upstream_task_id",
+        "upstream_status",
         "error", "reference", "progress", "created_at", "submitted_at", "finished_at",
         "cost_cents", "video",
     }  # fmt: skip
     assert data["id"] == str(job.id) and data["reference"] == "r"
+    assert data["provider"] == "minimax"
 
 
 def test_it_shows_a_teammates_video_to_a_token_of_the_same_team(client, teammate, team, make_job):

@@ -15,7 +15,7 @@ from tests.billing_support import CREATE, QUERY, at, guard, kinds, submit, succe
 from tests.fakes import code, ok
 from videos import services
 from videos.models import Job, JobStatus
-from videos.signals import job_status_changed
+from videos.providers.base import CallbackHint
 
 
 def test_it_reserves_the_template_price_at_submit(make_job, team, diving):
@@ -39,7 +39,6 @@ def test_it_captures_once_when_the_video_is_stored(make_job, upstream, team, div
     # A second fetch, a late poll and a repeated signal change nothing.
     services.job_fetch(job_id=job.id)
     services.job_poll(job_id=job.id, force=True)
-    job_status_changed.send(sender=Job, job_id=job.id, status="succeeded", previous=["processing"])
     assert billing.ledger_capture(job_id=job.id) is None
     assert kinds(job) == ["reserve", "capture"]
     assert guard(team, capture.period) == (1, diving.price_cents)  # charged stays counted
@@ -82,9 +81,8 @@ def test_it_releases_once_for_repeated_callbacks_and_polls(make_job, upstream, t
     job = submit(make_job(), upstream)
     upstream.on(QUERY, ok(task_id="T1", status="Fail", video_url=""))
     for _ in range(3):  # the upstream pushes "failed" three times; each push forces a query
-        services.job_record_callback(job=job, payload={"task_id": "T1", "status": "failed"})
+        services.job_record_callback(job=job, hint=CallbackHint(task_id="T1", raw_status="failed"))
         services.job_poll(job_id=job.id, force=True)
-    job_status_changed.send(sender=Job, job_id=job.id, status="failed", previous=["processing"])
     assert billing.ledger_release(job_id=job.id) is None
     assert kinds(job) == ["reserve", "release"]
     assert guard(team, period_of()) == (0, 0)

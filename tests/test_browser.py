@@ -7,9 +7,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from accounts.services import key_store
 from tests.conftest import make_image
 from tests.support import qcluster
+from videos.services import key_store
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -11,12 +11,12 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.urls import reverse
 
-from accounts.services import key_store
 from billing import services as billing
-from billing.dashboard import DashboardFilter, dashboard_build, percentile
 from tests.billing_support import at, succeed
 from videos import services
+from videos.dashboard import DashboardFilter, dashboard_build, percentile
 from videos.models import Job, JobStatus
+from videos.services import key_store
 
 URL = "/admin/dashboard/"
 RANGE = {"start": "2026-03-01", "end": "2026-03-10"}
@@ -211,7 +211,9 @@ def _teams_with_jobs(n: int, diving) -> None:
                 job = Job.objects.create(
                     team=user.personal_team, created_by=user, template=diving, cost_cents=40
                 )
-                billing.ledger_reserve(job=job)
+                billing.ledger_reserve(
+                    team_id=job.team_id, job_id=job.pk, cost_cents=40, jobs_in_flight=lambda: 1
+                )
                 Job.objects.filter(pk=job.pk).update(
                     status=status, finished_at=when, error_code="x"
                 )

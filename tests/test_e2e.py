@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from accounts.services import key_store
 from tests.conftest import make_image
 from tests.support import qcluster, wait_for
 from videos.models import Job, JobStatus
-from videos.services import MediaInput, job_create
+from videos.services import MediaInput, job_create, key_store
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

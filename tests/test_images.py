@@ -16,14 +16,18 @@ from tests.conftest import make_image
 from videos import images, inputs
 from videos.errors import JobInputError
 from videos.images import ImageRuleError, check_image, decode_data_url
+from videos.providers import provider_for
 from videos.services import MediaInput
+
+# MiniMax's rules (upstream FACTS, "Media input rules"): JPEG/PNG/WebP, < 20 MB, ...
+RULES = provider_for("minimax").rules
 
 FIELD = "media_inputs[0]"
 MB = 1024 * 1024
 
 
 def check(data: bytes, size: int | None = None, field: str = FIELD) -> images.CheckedImage:
-    return check_image(field, io.BytesIO(data), len(data) if size is None else size)
+    return check_image(field, io.BytesIO(data), len(data) if size is None else size, RULES.image)
 
 
 def refused(data: bytes, size: int | None = None, field: str = FIELD) -> ImageRuleError:
@@ -74,7 +78,7 @@ def png_header(width: int, height: int) -> bytes:
 def test_it_accepts_png_jpeg_and_webp(fmt, content_type):
     data = make_image(640, 480, fmt)
     stream = io.BytesIO(data)
-    checked = check_image(FIELD, stream, len(data))
+    checked = check_image(FIELD, stream, len(data), RULES.image)
     assert checked == images.CheckedImage(
         content_type=content_type, width=640, height=480, bytes=len(data)
     )
@@ -83,7 +87,7 @@ def test_it_accepts_png_jpeg_and_webp(fmt, content_type):
 
 def test_it_decides_the_type_by_content_not_by_file_name(png):
     upload = SimpleUploadedFile("holiday.jpg", png, content_type="image/jpeg")
-    checked = inputs.check_media(FIELD, MediaInput(upload=upload))
+    checked = inputs.check_media(FIELD, MediaInput(upload=upload), RULES)
     assert checked.content_type == "image/png"
 
 
@@ -91,7 +95,7 @@ def test_it_refuses_a_gif_named_png():
     gif = make_image(640, 480, "GIF")
     upload = SimpleUploadedFile("photo.png", gif, content_type="image/png")
     with pytest.raises(JobInputError) as excinfo:
-        inputs.check_media(FIELD, MediaInput(upload=upload))
+        inputs.check_media(FIELD, MediaInput(upload=upload), RULES)
     assert excinfo.value.field == FIELD
     assert "GIF" in excinfo.value.message
     assert "JPEG, PNG or WebP" in excinfo.value.message
@@ -107,7 +111,7 @@ def test_it_refuses_a_text_file_named_png():
     text = b"hello, I am not a picture at all\n" * 20
     upload = SimpleUploadedFile("photo.png", text, content_type="image/png")
     with pytest.raises(JobInputError) as excinfo:
-        inputs.check_media(FIELD, MediaInput(upload=upload))
+        inputs.check_media(FIELD, MediaInput(upload=upload), RULES)
     assert excinfo.value.field == FIELD
     assert "not a readable JPEG, PNG or WebP image" in excinfo.value.message
 
@@ -262,7 +266,7 @@ def test_it_refuses_invalid_base64():
 
 
 def test_it_refuses_a_data_url_too_large_to_be_under_20_mb(monkeypatch, png):
-    monkeypatch.setattr(images, "MAX_BYTES", 1000)
+    monkeypatch.setattr(images, "MAX_DATA_URL_BYTES", 1000)
     with pytest.raises(ImageRuleError) as excinfo:
         decode_data_url(FIELD, data_url(png))
     assert excinfo.value.field == FIELD

@@ -4,11 +4,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import KeyStatus
-from accounts.services import key_store
 from tests.conftest import ART_FONTS, make_image
 from videos.errors import JobInputError, NoUsableKeyError
 from videos.models import Job, JobEvent, JobStatus, VideoTemplate
-from videos.services import MediaInput
+from videos.services import MediaInput, key_store
 
 
 def upload(data: bytes, name: str = "me.png") -> MediaInput:

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from tests.fakes import MP4, TIMEOUT, FakeResponse, code, ok
-from videos import fetch, services
+from videos import downloads, services
 from videos.models import Attachment, AttachmentKind, Job, JobStatus
 
 VIDEO_URL = "https://cdn.example/out/v.mp4"
@@ -20,8 +20,9 @@ def succeeded_upstream(make_job, enqueued):
     Job.objects.filter(pk=job.pk).update(
         status=JobStatus.PROCESSING,
         upstream_task_id="T1",
+        upstream_state="succeeded",
         upstream_status="Success",
-        upstream_video_url=VIDEO_URL,
+        upstream_data={"video_url": VIDEO_URL, "file_id": ""},
         submitted_at=timezone.now(),
     )
     job.refresh_from_db()
@@ -63,13 +64,15 @@ def test_it_does_nothing_on_a_second_fetch(succeeded_upstream, upstream):
 def test_it_keeps_the_first_copy_when_two_fetches_race(succeeded_upstream, upstream, monkeypatch):
     """Both fetches downloaded; the one that finishes second drops its file."""
     upstream.on("/out/v.mp4", video())
-    real_finish = services._finish
+    from videos.services import fetch
+
+    real_finish = fetch.finish
 
     def finish_after_a_twin(job_id, *args, **kwargs):
         Job.objects.filter(pk=job_id).update(status=JobStatus.SUCCEEDED, finished_at=timezone.now())
         return real_finish(job_id, *args, **kwargs)
 
-    monkeypatch.setattr(services, "_finish", finish_after_a_twin)
+    monkeypatch.setattr(fetch, "finish", finish_after_a_twin)
     services.job_fetch(job_id=succeeded_upstream.id)
     assert not Attachment.objects.filter(kind=AttachmentKind.RESULT).exists()
     assert Job.objects.get().events.filter(kind="video").count() == 0
@@ -79,7 +82,7 @@ def test_it_keeps_the_first_copy_when_two_fetches_race(succeeded_upstream, upstr
 
 def test_it_uses_files_retrieve_for_a_file_id(succeeded_upstream, upstream):
     Job.objects.filter(pk=succeeded_upstream.pk).update(
-        upstream_video_url="", upstream_file_id="F9"
+        upstream_data={"video_url": "", "file_id": "F9"}
     )
     upstream.on(
         "/v1/files/retrieve",
@@ -99,7 +102,8 @@ def test_it_asks_again_for_a_fresh_url_when_the_download_fails(
     services.job_fetch(job_id=succeeded_upstream.id)
     job = Job.objects.get()
     assert job.status == JobStatus.PROCESSING
-    assert (job.upstream_status, job.upstream_video_url, job.fetch_attempts) == ("", "", 1)
+    # The outcome is forgotten, so the next look re-queries and gets fresh links.
+    assert (job.upstream_state, job.upstream_status, job.fetch_attempts) == ("", "", 1)
     assert job.next_attempt_at > timezone.now()
     assert job.events.last().kind == "error"
 
@@ -114,7 +118,7 @@ def test_it_gives_up_after_the_last_download_attempt(succeeded_upstream, upstrea
 
 def test_it_fails_when_files_retrieve_is_refused_for_good(succeeded_upstream, upstream):
     Job.objects.filter(pk=succeeded_upstream.pk).update(
-        upstream_video_url="", upstream_file_id="F9"
+        upstream_data={"video_url": "", "file_id": "F9"}
     )
     upstream.on("/v1/files/retrieve", code(2013, "file not found"))
     services.job_fetch(job_id=succeeded_upstream.id)
@@ -132,13 +136,13 @@ def test_it_reads_the_duration_of_a_real_mp4():
 
     sample = Path(__file__).resolve().parent.parent / "sandbox" / "assets" / "sample.mp4"
     with sample.open("rb") as fh:
-        assert fetch.mp4_duration(fh) == pytest.approx(3.0, abs=0.1)
+        assert downloads.mp4_duration(fh) == pytest.approx(3.0, abs=0.1)
 
 
 def test_it_gives_no_duration_for_a_file_that_is_not_mp4():
     import io
 
-    assert fetch.mp4_duration(io.BytesIO(b"not a video at all")) is None
+    assert downloads.mp4_duration(io.BytesIO(b"not a video at all")) is None
 
 
 def test_it_counts_a_storage_failure_as_an_attempt_and_tries_again(

@@ -52,7 +52,8 @@ def test_it_hands_a_success_to_the_fetch_step(
     with django_capture_on_commit_callbacks(execute=True):
         job = poll(processing)
     assert job.status == JobStatus.PROCESSING
-    assert job.upstream_video_url == "https://cdn.example/v.mp4"
+    assert job.upstream_state == "succeeded"
+    assert job.upstream_data["video_url"] == "https://cdn.example/v.mp4"
     assert enqueued == [("videos.tasks.fetch_job", (str(job.id),), {})]
 
 

@@ -60,7 +60,7 @@ def test_it_names_the_field_and_rule_for_a_bad_image_and_creates_nothing(owner_c
 
 
 def test_it_refuses_another_users_key(owner_client, outsider, diving, png, key):
-    from accounts.services import key_store
+    from videos.services import key_store
 
     foreign = key_store(user=outsider, label="Theirs", secret="sk-someone-else-9999")
     upload = SimpleUploadedFile("me.png", png, content_type="image/png")

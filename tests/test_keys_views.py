@@ -8,12 +8,12 @@ from django.urls import reverse
 
 from accounts import vault
 from accounts.models import KeyStatus, ProviderKey
-from accounts.services import key_store
 from tests.conftest import SECRET
 from videos import services as video_services
 from videos.models import JobStatus
+from videos.services import key_store
 
-KEYS = reverse("accounts:keys")
+KEYS = reverse("videos:keys")
 NEW_SECRET = "sk-api-brand-new-secret-4321"
 
 
@@ -24,7 +24,7 @@ def key_data(**overrides) -> dict:
 
 
 def delete_url(key: ProviderKey) -> str:
-    return reverse("accounts:key_delete", args=[key.pk])
+    return reverse("videos:key_delete", args=[key.pk])
 
 
 def page_text(response) -> str:
@@ -32,6 +32,31 @@ def page_text(response) -> str:
 
 
 # --- adding -------------------------------------------------------------------------------------
+
+
+def test_it_offers_every_provider_in_the_key_form(owner_client):
+    page = page_text(owner_client.get(KEYS))
+    assert 'value="minimax"' in page and 'value="useapi"' in page
+    assert "useapi.net (MiniMax proxy)" in page
+
+
+def test_it_stores_a_useapi_token_with_its_options(owner_client, owner, enqueued):
+    token = "user:77-page-token_abcd"
+    data = key_data(provider="useapi", region="", secret=token, account="acct7", max_jobs="2")
+    response = owner_client.post(KEYS, data)
+    assert response.status_code == 302
+    key = ProviderKey.objects.get(user=owner)
+    assert (key.provider, key.region, key.account, key.max_jobs) == ("useapi", "global", "acct7", 2)
+    page = page_text(owner_client.get(KEYS))
+    assert token not in page and "useapi.net (MiniMax proxy)" in page and "acct7" in page
+
+
+def test_it_shows_a_useapi_shape_error_next_to_the_secret(owner_client, owner):
+    response = owner_client.post(KEYS, key_data(provider="useapi", region="", secret=NEW_SECRET))
+    assert response.status_code == 200
+    assert "user:&lt;number&gt;-&lt;string&gt;" in page_text(response)
+    assert NEW_SECRET not in page_text(response)
+    assert not ProviderKey.objects.exists()
 
 
 def test_it_stores_a_key_encrypted_with_its_last4(owner_client, owner):
@@ -194,7 +219,7 @@ def test_it_refuses_get_on_delete(owner_client, key):
 
 
 def test_it_answers_404_to_deleting_a_missing_key(owner_client, key):
-    assert owner_client.post(reverse("accounts:key_delete", args=[key.pk + 999])).status_code == 404
+    assert owner_client.post(reverse("videos:key_delete", args=[key.pk + 999])).status_code == 404
 
 
 # --- the secret is never shown again ------------------------------------------------------------
@@ -268,7 +293,7 @@ def test_it_shows_the_masked_form_in_str(key):
 
 
 def test_it_does_not_store_a_key_through_the_service_with_bad_input(owner):
-    from accounts.services import KeyInputError
+    from videos.errors import KeyInputError
 
     with pytest.raises(KeyInputError) as excinfo:
         key_store(user=owner, label="Main", secret="sk-api with space")

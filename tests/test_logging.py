@@ -83,7 +83,7 @@ def test_it_redacts_secrets_in_messages_arguments_and_tracebacks():
         raise RuntimeError(f"upstream said no to Bearer {'sk-api-UpstreamKey1234'}")
     except RuntimeError:
         line = emit(
-            "videos.minimax",
+            "videos.providers.minimax",
             "calling %s with %s; db %s; link %s; keys %s; push to %s",
             "https://api.minimax.io/v1/x",
             "vap_PersonalToken12345678",
@@ -193,10 +193,11 @@ def test_it_gives_the_upstream_trace_id_its_own_field(upstream, caplog):
 
     from portal.logging import JsonFormatter
     from tests.fakes import ok
-    from videos.minimax import MiniMaxClient
+    from videos.providers.base import Credentials
+    from videos.providers.minimax import provider
 
     upstream.on("/v1/query/video_template_generation", ok(task_id="T", status="Processing"))
-    with caplog.at_level(_logging.INFO, logger="videos.minimax"):
-        MiniMaxClient(base_url="https://up.example", api_key="sk-x-1234").query(task_id="T")
+    with caplog.at_level(_logging.INFO, logger="videos.providers.minimax"):
+        provider.status(Credentials(secret="sk-x-1234"), "T", {})
     line = _json.loads(JsonFormatter().format(caplog.records[-1]))
     assert line["upstream_trace_id"] == "trace-123"

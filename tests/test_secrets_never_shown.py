@@ -62,7 +62,7 @@ def job_pages(job: Job) -> list[str]:
         reverse("videos:job_detail", args=[job.id]),
         reverse("videos:job_status", args=[job.id]),
         reverse("videos:job_list"),
-        reverse("accounts:keys"),
+        reverse("videos:keys"),
     ]
 
 
@@ -117,7 +117,7 @@ def run_to_success(job: Job, upstream, capture, client) -> None:
     # An upstream push in between, through the real view.
     with capture(execute=True):
         response = client.post(
-            reverse("callback_minimax", args=[job.callback_token]),
+            reverse("callback", args=["minimax", job.callback_token]),
             data=json.dumps({"task_id": TASK_ID, "status": "success"}),
             content_type="application/json",
         )
@@ -211,12 +211,12 @@ def test_it_keeps_the_callback_token_out_of_the_request_log(make_job, logs, clie
     job = make_job()
     caplog, _ = logs
     client.post(
-        reverse("callback_minimax", args=[job.callback_token]),
+        reverse("callback", args=["minimax", job.callback_token]),
         data="not json",
         content_type="application/json",
     )
     client.post(
-        reverse("callback_minimax", args=["a-guessed-token-1234"]),
+        reverse("callback", args=["minimax", "a-guessed-token-1234"]),
         data="{}",
         content_type="application/json",
     )
@@ -299,7 +299,7 @@ def test_it_leaves_harmless_text_alone():
 
 def test_it_redacts_log_records_with_arguments():
     record = logging.LogRecord(
-        "videos.minimax",
+        "videos.providers.minimax",
         logging.INFO,
         __file__,
         1,

@@ -22,9 +22,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
-from accounts.services import key_store
 from videos import services
 from videos.models import Attachment, AttachmentKind, EventKind, Job, JobEvent, JobStatus
+from videos.services import key_store
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 JOBS = 12
@@ -175,7 +175,7 @@ def test_it_runs_a_burst_on_two_clusters_with_every_job_finished_exactly_once(
             job_id=job_id, kind=EventKind.VIDEO, message__startswith="Video stored"
         )
         assert stored.count() == 1, job_id
-        accepted = JobEvent.objects.filter(job_id=job_id, message="Accepted by MiniMax")
+        accepted = JobEvent.objects.filter(job_id=job_id, message__startswith="Accepted by")
         assert accepted.count() == 1, job_id
     # One upstream task per job: no job was submitted twice.
     assert len(upstream.tasks()) == JOBS

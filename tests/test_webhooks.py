@@ -378,7 +378,7 @@ def test_it_sends_to_the_checked_address_under_the_host_name(
     settings.WEBHOOK_ALLOW_PRIVATE = False
     # Pretend the receiver's address is public: the check passes, the connection is made to
     # exactly the address that was checked, and the request still names the host.
-    monkeypatch.setattr("integrations.netguard._is_public", lambda address: True)
+    monkeypatch.setattr("portal.netguard._is_public", lambda address: True)
     given = _rebinding_dns(monkeypatch, "hooks.example.test", ["127.0.0.1"])
     attempt = webhooks.delivery_attempt(delivery_id=WebhookDelivery.objects.get().id)
     assert attempt.ok and len(given) == 2  # the check, then the one lookup the connect uses
@@ -421,11 +421,15 @@ def test_it_uses_explicit_timeouts_and_no_redirects(monkeypatch, settings):
         def close(self):
             pass
 
-    monkeypatch.setattr(http.requests, "Session", Session)
+    from portal import safe_http
+
+    monkeypatch.setattr(safe_http.requests, "Session", Session)
     result = http.post("https://hooks.example.com/", body=b"{}", headers={})
     assert seen["timeout"] == settings.WEBHOOK_TIMEOUT and seen["allow_redirects"] is False
     assert (result.status_code, result.error) == (None, "timed out")
-    assert all(isinstance(mounted[p], http.CheckedAddressAdapter) for p in ("http://", "https://"))
+    assert all(
+        isinstance(mounted[p], safe_http.CheckedAddressAdapter) for p in ("http://", "https://")
+    )
 
 
 # --- The signing secret ------------------------------------------------------------------

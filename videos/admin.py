@@ -1,25 +1,63 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 
 from videos.models import Attachment, Job, JobEvent, VideoTemplate
+from videos.providers import PROVIDERS, provider_choices, provider_for
+
+
+def _all_regions() -> list[tuple[str, str]]:
+    return sorted({(r.slug, r.label) for slug in PROVIDERS for r in provider_for(slug).regions})
+
+
+class VideoTemplateForm(forms.ModelForm):
+    """Provider and region are slugs: choose them from the providers' own lists."""
+
+    provider = forms.ChoiceField(choices=provider_choices)
+    region = forms.ChoiceField(choices=_all_regions)
+
+    class Meta:
+        model = VideoTemplate
+        fields = [
+            "provider",
+            "region",
+            "template_id",
+            "name",
+            "description",
+            "media_inputs",
+            "media_label",
+            "text_inputs",
+            "text_label",
+            "text_placeholder",
+            "price_cents",
+            "is_active",
+            "inputs_known",
+            "position",
+            "cover",
+            "preview",
+        ]
 
 
 @admin.register(VideoTemplate)
 class VideoTemplateAdmin(admin.ModelAdmin):
+    form = VideoTemplateForm
     list_display = [
         "name",
+        "provider",
         "template_id",
         "region",
         "media_inputs",
         "text_inputs",
+        "inputs_known",
         "price_cents",
         "is_active",
         "position",
     ]
     list_editable = ["price_cents", "is_active", "position"]
-    list_filter = ["provider", "region", "is_active"]
+    list_filter = ["provider", "region", "is_active", "inputs_known"]
     search_fields = ["name", "template_id"]
+    readonly_fields = ["synced_at"]
     fieldsets = [
         (None, {"fields": ["provider", "region", "template_id", "name", "description"]}),
         (
@@ -34,7 +72,22 @@ class VideoTemplateAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Catalogue", {"fields": ["price_cents", "is_active", "position"]}),
+        (
+            "Catalogue",
+            {
+                "description": "A template from a provider's listing that did not say its "
+                "inputs stays hidden: set them, tick 'inputs known' and make it active.",
+                "fields": [
+                    "price_cents",
+                    "is_active",
+                    "inputs_known",
+                    "position",
+                    "cover",
+                    "preview",
+                    "synced_at",
+                ],
+            },
+        ),
     ]
 
 
@@ -42,8 +95,7 @@ class JobEventInline(admin.TabularInline):
     model = JobEvent
     extra = 0
     can_delete = False
-    fields = ["created_at", "kind", "status", "message"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "kind", "status", "message")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -53,8 +105,15 @@ class AttachmentInline(admin.TabularInline):
     model = Attachment
     extra = 0
     can_delete = False
-    fields = ["kind", "position", "file", "content_type", "bytes", "duration_s"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "kind",
+        "position",
+        "file",
+        "source_url",
+        "content_type",
+        "bytes",
+        "duration_s",
+    )
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -68,12 +127,13 @@ class JobAdmin(admin.ModelAdmin):
         "team",
         "template",
         "status",
+        "provider",
         "upstream_status",
         "cost_cents",
         "created_at",
         "finished_at",
     ]
-    list_filter = ["status", "template"]
+    list_filter = ["status", "provider", "template"]
     search_fields = ["id", "upstream_task_id", "reference", "team__name"]
     list_select_related = ["team", "template"]
     exclude = ["callback_token"]

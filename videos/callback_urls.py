@@ -3,5 +3,5 @@ from django.urls import path
 from videos import callbacks
 
 urlpatterns = [
-    path("minimax/<str:token>/", callbacks.minimax_callback, name="callback_minimax"),
+    path("<slug:provider>/<str:token>/", callbacks.callback, name="callback"),
 ]

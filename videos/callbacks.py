@@ -1,8 +1,9 @@
-"""The upstream -> us callback view (FACTS.md, "Callback").
+"""The upstream -> us callback view: `/callbacks/<provider>/<job token>/`.
 
-First a `{"challenge": ...}` POST that must be echoed within 3 s; then pushes on status
-changes. Pushes carry no signature, so they are hints: recorded, then a re-query with the
-owner's key decides. The token in the URL is the job's unguessable capability.
+The provider decides the answer (MiniMax: echo the challenge within 3 s; useapi: accept the
+`replyUrl` post) and what the push hints at. Pushes carry no signature, so they are hints:
+recorded, then a re-query with the owner's key decides. The token in the URL is the job's
+unguessable capability; a job of another provider answers 404 like an unknown token.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from videos.models import Job
+from videos.providers import PROVIDERS, provider_for
 from videos.services import job_record_callback
 
 MAX_BODY = 64 * 1024
@@ -21,19 +23,26 @@ MAX_BODY = 64 * 1024
 
 @csrf_exempt
 @require_POST
-def minimax_callback(request, token: str):
-    job = Job.objects.filter(callback_token=token).first()
+def callback(request, provider: str, token: str):
+    if provider not in PROVIDERS:
+        raise Http404("unknown callback")
+    job = Job.objects.filter(callback_token=token, provider=provider).first()
     if job is None:
         raise Http404("unknown callback")
-    if len(request.body) > MAX_BODY:
+    # The size is checked before the body is read: a huge push costs us nothing.
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY or len(request.body) > MAX_BODY:
         return HttpResponseBadRequest("body too large")
     try:
         payload = json.loads(request.body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return HttpResponseBadRequest("body must be JSON")
     if not isinstance(payload, dict):
         return HttpResponseBadRequest("body must be a JSON object")
-    if "challenge" in payload:
-        return JsonResponse({"challenge": payload["challenge"]})
-    job_record_callback(job=job, payload=payload)
-    return JsonResponse({"status": "success"})
+    reply = provider_for(provider).read_callback(payload)
+    if reply.hint is not None:
+        job_record_callback(job=job, hint=reply.hint)
+    return JsonResponse(dict(reply.body))

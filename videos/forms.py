@@ -5,8 +5,45 @@ from django import forms
 from accounts.models import KeyStatus
 from accounts.selectors import keys_for_user
 from videos.models import VideoTemplate
+from videos.providers import DEFAULT_PROVIDER, PROVIDERS, provider_choices, provider_for
 
-IMAGE_ACCEPT = "image/png,image/jpeg,image/webp"
+
+def region_choices() -> list[tuple[str, str]]:
+    """Every region of the providers that have more than one (one only: nothing to choose)."""
+    return [("", "The provider's default")] + [
+        (region.slug, f"{provider_for(slug).label}: {region.label}")
+        for slug in PROVIDERS
+        for region in provider_for(slug).regions
+        if len(provider_for(slug).regions) > 1
+    ]
+
+
+class KeyForm(forms.Form):
+    label = forms.CharField(max_length=100, help_text="A name you will recognise, e.g. 'Main key'.")
+    provider = forms.ChoiceField(choices=provider_choices, initial=DEFAULT_PROVIDER)
+    region = forms.ChoiceField(
+        choices=region_choices, required=False, help_text="Which site of the provider."
+    )
+    # render_value=False: a secret never comes back into the page, not even after an error.
+    secret = forms.CharField(
+        label="API key",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Stored encrypted; only its last 4 characters are ever shown again. "
+        "useapi.net tokens look like user:1234-abc…",
+    )
+    account = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Account (useapi.net, optional)",
+        help_text="The MiniMax account configured at useapi.net; empty: any of yours.",
+    )
+    max_jobs = forms.IntegerField(
+        min_value=1,
+        max_value=10,
+        required=False,
+        label="Videos at once (useapi.net, optional)",
+        help_text="Sent as maxJobs (1-10); empty: your useapi.net setting.",
+    )
 
 
 class JobForm(forms.Form):
@@ -15,18 +52,20 @@ class JobForm(forms.Form):
     def __init__(self, *args, template: VideoTemplate, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.template = template
+        rules = provider_for(template.provider).rules
         for i in range(template.text_inputs):
             self.fields[f"text_{i}"] = forms.CharField(
                 label=template.text_label or f"Text {i + 1}",
-                max_length=500,
+                max_length=rules.max_text,
                 widget=forms.TextInput(attrs={"placeholder": template.text_placeholder}),
             )
         for i in range(template.media_inputs):
             self.fields[f"media_{i}"] = forms.FileField(
                 label=template.media_label or f"Image {i + 1}",
-                help_text="JPEG, PNG or WebP; under 20 MB; shorter side over 300 px; "
-                "aspect ratio between 2:5 and 5:2.",
-                widget=forms.ClearableFileInput(attrs={"accept": IMAGE_ACCEPT}),
+                help_text=rules.image.summary,
+                widget=forms.ClearableFileInput(
+                    attrs={"accept": ",".join(rules.image.formats.values())}
+                ),
             )
         keys = keys_for_user(user=user).filter(
             provider=template.provider, region=template.region, status=KeyStatus.ACTIVE

@@ -1,7 +1,7 @@
-"""Image rules of the upstream, checked before anything is sent (FACTS.md, "Media input rules").
+"""Input images checked against their provider's rules before anything is stored or sent.
 
-JPG/JPEG/PNG/WebP by content (never by file name), < 20 MB, shorter side > 300 px,
-aspect ratio between 2:5 and 5:2, and no decompression bombs.
+Formats by content (never by file name), size, the shorter side, the aspect ratio, and no
+decompression bombs; each provider states its numbers (videos.providers.base.ImageRules).
 """
 
 from __future__ import annotations
@@ -16,14 +16,10 @@ from typing import BinaryIO
 from PIL import Image
 
 from portal.errors import FieldError
+from videos.providers.base import ImageRules
 
-MAX_BYTES = 20 * 1024 * 1024
-MIN_SHORT_SIDE = 300
-MIN_ASPECT = Fraction(2, 5)
-MAX_ASPECT = Fraction(5, 2)
-# Anything larger is refused before Pillow decodes it (about 6300 x 6300, 120 MB of RGB).
-MAX_PIXELS = 40_000_000
-FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+# No provider takes more; a data URL longer than this is refused before it is decoded.
+MAX_DATA_URL_BYTES = 20 * 1024 * 1024
 
 
 class ImageRuleError(FieldError):
@@ -38,12 +34,15 @@ class CheckedImage:
     bytes: int
 
 
-def check_image(field: str, stream: BinaryIO, size: int) -> CheckedImage:
+def check_image(field: str, stream: BinaryIO, size: int, rules: ImageRules) -> CheckedImage:
     """Check one image; leaves the stream at position 0 on success."""
     if size <= 0:
         raise ImageRuleError(field, "the file is empty")
-    if size >= MAX_BYTES:
-        raise ImageRuleError(field, f"the image is {size / 1048576:.1f} MB; it must be under 20 MB")
+    limit_mb = rules.max_bytes // (1024 * 1024)
+    if size >= rules.max_bytes:
+        raise ImageRuleError(
+            field, f"the image is {size / 1048576:.1f} MB; it must be under {limit_mb} MB"
+        )
     stream.seek(0)
     try:
         with warnings.catch_warnings():
@@ -52,11 +51,11 @@ def check_image(field: str, stream: BinaryIO, size: int) -> CheckedImage:
             with Image.open(stream) as img:
                 fmt = img.format
                 width, height = img.size
-                if fmt not in FORMATS:
+                if fmt not in rules.formats:
                     raise ImageRuleError(
-                        field, f"the file is {fmt or 'not an image'}; use JPEG, PNG or WebP"
+                        field, f"the file is {fmt or 'not an image'}; use {rules.format_names}"
                     )
-                if width * height > MAX_PIXELS:
+                if width * height > rules.max_pixels:
                     raise ImageRuleError(
                         field, f"the image is {width}x{height} px, too large to process safely"
                     )
@@ -69,22 +68,27 @@ def check_image(field: str, stream: BinaryIO, size: int) -> CheckedImage:
         raise
     except Exception:
         # Pillow raises many types for broken files; the user only needs to know it's unreadable.
-        raise ImageRuleError(field, "the file is not a readable JPEG, PNG or WebP image") from None
+        raise ImageRuleError(
+            field, f"the file is not a readable {rules.format_names} image"
+        ) from None
     finally:
         stream.seek(0)
     short_side = min(width, height)
-    if short_side <= MIN_SHORT_SIDE:
+    if short_side <= rules.min_short_side:
         raise ImageRuleError(
             field,
-            f"the shorter side is {short_side} px; it must be more than {MIN_SHORT_SIDE} px",
+            f"the shorter side is {short_side} px; it must be more than {rules.min_short_side} px",
         )
     aspect = Fraction(width, height)
-    if not MIN_ASPECT <= aspect <= MAX_ASPECT:
+    if not rules.min_aspect <= aspect <= rules.max_aspect:
+        low, high = rules.min_aspect, rules.max_aspect
         raise ImageRuleError(
             field,
-            f"the aspect ratio is {width}:{height}; it must be between 2:5 and 5:2",
+            f"the aspect ratio is {width}:{height}; it must be between "
+            f"{low.numerator}:{low.denominator} and {high.numerator}:{high.denominator}",
         )
-    return CheckedImage(content_type=FORMATS[fmt], width=width, height=height, bytes=size)
+    assert fmt is not None  # a format outside the rules was refused above
+    return CheckedImage(content_type=rules.formats[fmt], width=width, height=height, bytes=size)
 
 
 def decode_data_url(field: str, value: str) -> tuple[bytes, str]:
@@ -92,15 +96,11 @@ def decode_data_url(field: str, value: str) -> tuple[bytes, str]:
     header, sep, payload = value.partition(",")
     if not sep or not header.startswith("data:image/") or not header.endswith(";base64"):
         raise ImageRuleError(field, "must be a data:image/...;base64, URL or an http(s) URL")
-    # base64 grows data by 4/3: refuse early what cannot be under 20 MB.
-    if len(payload) > MAX_BYTES * 4 // 3 + 4:
+    # base64 grows data by 4/3: refuse early what cannot be under any provider's limit.
+    if len(payload) > MAX_DATA_URL_BYTES * 4 // 3 + 4:
         raise ImageRuleError(field, "the image must be under 20 MB")
     try:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise ImageRuleError(field, "the base64 data is not valid") from None
     return raw, header[len("data:") : -len(";base64")]
-
-
-def to_data_url(content_type: str, data: bytes) -> str:
-    return f"data:{content_type};base64,{base64.b64encode(data).decode()}"

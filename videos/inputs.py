@@ -1,27 +1,36 @@
-"""Checks of a job's text and media inputs against its template, and what is sent upstream."""
+"""Checks of a job's text and media inputs against its template and provider's rules, and the
+signed links through which an upstream fetches a stored input image."""
 
 from __future__ import annotations
 
 import unicodedata
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO, cast
 
-from django.conf import settings
 from django.core import signing
+from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse
 
 from videos import images
 from videos.errors import JobInputError
+from videos.providers.base import InputRules
 
 if TYPE_CHECKING:
-    from videos.models import Job, VideoTemplate
-    from videos.services import MediaInput
+    from videos.models import VideoTemplate
 
-MAX_TEXT = 500
 INPUT_URL_MAX_AGE = 24 * 3600
 _SIGNER_SALT = "videos.input-image"
 
 
-def check_texts(template: VideoTemplate, values: list[str]) -> list[str]:
+@dataclass(frozen=True)
+class MediaInput:
+    """One image for a new job: an uploaded file, or a public http(s) URL passed through."""
+
+    upload: UploadedFile | None = None
+    url: str = ""
+
+
+def check_texts(template: VideoTemplate, values: list[str], rules: InputRules) -> list[str]:
     if len(values) != template.text_inputs:
         raise JobInputError(
             "text_inputs",
@@ -33,9 +42,9 @@ def check_texts(template: VideoTemplate, values: list[str]) -> list[str]:
         value = (value or "").strip()
         if not value:
             raise JobInputError(field, "must not be empty")
-        if len(value) > MAX_TEXT:
-            raise JobInputError(field, f"at most {MAX_TEXT} characters, got {len(value)}")
-        # The upstream refuses invisible characters (error 1042): say so before sending.
+        if len(value) > rules.max_text:
+            raise JobInputError(field, f"at most {rules.max_text} characters, got {len(value)}")
+        # The upstream refuses invisible characters (MiniMax error 1042): say so before sending.
         if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
             raise JobInputError(field, "contains invisible or control characters")
         cleaned.append(value)
@@ -50,35 +59,20 @@ def check_media_count(template: VideoTemplate, media: list[MediaInput]) -> None:
         )
 
 
-def check_media(field: str, media: MediaInput) -> images.CheckedImage | None:
+def check_media(field: str, media: MediaInput, rules: InputRules) -> images.CheckedImage | None:
     if media.upload is None:
         url = media.url
         if not url.startswith(("https://", "http://")) or len(url) > 2000:
             raise JobInputError(field, "must be an uploaded image or an http(s) URL")
+        if not rules.media_urls:
+            # The caller (the JSON API) fetches such images first; a URL here is a bug's.
+            raise JobInputError(field, "this provider needs the image itself, not a link")
         return None
     try:
-        return images.check_image(field, media.upload, media.upload.size)
+        upload = cast(BinaryIO, media.upload)  # a Django file: read, seek and tell
+        return images.check_image(field, upload, media.upload.size or 0, rules.image)
     except images.ImageRuleError as exc:
         raise JobInputError(exc.field, exc.message) from None
-
-
-def media_values(job: Job) -> list[str]:
-    """The upstream's media_inputs values: public URLs when it can reach us, else data URLs."""
-    from videos.models import AttachmentKind
-
-    stored = {a.position: a for a in job.attachments.filter(kind=AttachmentKind.INPUT)}
-    values = []
-    for position, url in enumerate(job.media_urls):
-        if url:
-            values.append(url)
-            continue
-        attachment = stored[position]
-        if settings.PUBLIC_BASE_URL:
-            values.append(settings.PUBLIC_BASE_URL + input_url_path(attachment.pk))
-        else:
-            with attachment.file.open("rb") as fh:
-                values.append(images.to_data_url(attachment.content_type, fh.read()))
-    return values
 
 
 def input_url_path(attachment_id: int) -> str:

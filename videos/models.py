@@ -7,15 +7,20 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from accounts.models import Provider, ProviderKey, Region, Team
+from accounts.models import ProviderKey, Team
+
+
+def _template_asset_path(instance: VideoTemplate, filename: str) -> str:
+    return f"templates/{instance.provider}/{instance.template_id}/{filename}"
 
 
 class VideoTemplate(models.Model):
-    """One upstream video template; the catalogue is data, seeded by a migration."""
+    """One upstream video template: the official catalogue is seeded by a migration, other
+    providers' come from their listings (videos.services.catalogue)."""
 
-    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.MINIMAX)
+    provider = models.CharField(max_length=20)  # a videos.providers slug
     # Template ids differ between the global and the mainland China site.
-    region = models.CharField(max_length=10, choices=Region.choices, default=Region.GLOBAL)
+    region = models.CharField(max_length=10)
     template_id = models.CharField(max_length=40)
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
@@ -27,6 +32,15 @@ class VideoTemplate(models.Model):
     price_cents = models.PositiveIntegerField()
     is_active = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)
+    # Stored copies of the listing's cover and preview clip (never hot-linked).
+    cover = models.FileField(upload_to=_template_asset_path, max_length=300, blank=True)
+    preview = models.FileField(upload_to=_template_asset_path, max_length=300, blank=True)
+    # False when the upstream's listing did not say which inputs the template takes: it stays
+    # hidden until staff set them in the admin.
+    inputs_known = models.BooleanField(default=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    # The listing's cover and clip URLs that `cover` and `preview` were copied from.
+    source_urls = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["position", "name"]
@@ -35,8 +49,8 @@ class VideoTemplate(models.Model):
                 fields=["provider", "region", "template_id"], name="videotemplate_upstream_uniq"
             ),
             models.CheckConstraint(
-                condition=Q(media_inputs__gt=0) | Q(text_inputs__gt=0),
-                name="videotemplate_has_inputs",
+                condition=Q(is_active=False) | Q(media_inputs__gt=0) | Q(text_inputs__gt=0),
+                name="videotemplate_active_has_inputs",
             ),
         ]
 
@@ -78,6 +92,8 @@ class Job(models.Model):
     template = models.ForeignKey(VideoTemplate, on_delete=models.PROTECT, related_name="jobs")
     # SET_NULL only matters for finished jobs: key_delete refuses while jobs are in flight.
     key = models.ForeignKey(ProviderKey, null=True, on_delete=models.SET_NULL, related_name="jobs")
+    # The template's provider, kept on the job: every upstream call of the job goes there.
+    provider = models.CharField(max_length=20)
     text_inputs = models.JSONField(default=list, blank=True)
     # One entry per media input: a public URL passed through, or "" for a stored Attachment.
     media_urls = models.JSONField(default=list, blank=True)
@@ -93,10 +109,14 @@ class Job(models.Model):
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
 
-    upstream_task_id = models.CharField(max_length=64, blank=True)
-    upstream_status = models.CharField(max_length=20, blank=True)
-    upstream_video_url = models.URLField(max_length=2000, blank=True)
-    upstream_file_id = models.CharField(max_length=64, blank=True)
+    upstream_task_id = models.CharField(max_length=200, blank=True)
+    # Where the upstream says the task is, in neutral words (videos.providers.base.State)...
+    upstream_state = models.CharField(max_length=10, blank=True)
+    # ... and in its own (shown and logged as it came).
+    upstream_status = models.CharField(max_length=40, blank=True)
+    # What the provider asked to keep between calls (result URLs, file ids, ...): private to
+    # the provider module, never shown.
+    upstream_data = models.JSONField(default=dict, blank=True)
     # Unguessable per-job capability in the upstream's callback URL.
     callback_token = models.CharField(max_length=64, unique=True, default=_callback_token)
 
@@ -135,9 +155,8 @@ class Job(models.Model):
                 name="job_team_idempotency_key_uniq",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["processing", "succeeded"])
-                | Q(upstream_task_id="")
-                | Q(status="failed"),
+                condition=Q(status__in=["processing", "succeeded", "failed", "canceled"])
+                | Q(upstream_task_id=""),
                 name="job_task_id_only_after_submit",
             ),
             models.CheckConstraint(condition=Q(progress__lte=100), name="job_progress_at_most_100"),
@@ -164,6 +183,7 @@ class AttachmentKind(models.TextChoices):
     INPUT = "input", "Input image"
     RESULT = "result", "Result video"
     POSTER = "poster", "Poster"
+    IMAGE = "image", "Image made on the way"
 
 
 def _attachment_path(instance: Attachment, filename: str) -> str:
@@ -174,8 +194,12 @@ class Attachment(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="attachments")
     kind = models.CharField(max_length=10, choices=AttachmentKind.choices)
     position = models.PositiveSmallIntegerField(default=0)
-    file = models.FileField(upload_to=_attachment_path, max_length=300)
-    content_type = models.CharField(max_length=100)
+    # Empty while a file the upstream pointed at (`source_url`) is still being downloaded.
+    file = models.FileField(upload_to=_attachment_path, max_length=300, blank=True)
+    source_url = models.URLField(max_length=2000, blank=True)
+    # The provider's reference to its copy of an input (e.g. an upload's id), reused on retry.
+    upstream_ref = models.JSONField(default=dict, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
     bytes = models.PositiveBigIntegerField(default=0)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
@@ -201,6 +225,7 @@ class EventKind(models.TextChoices):
     ERROR = "error", "Error"
     CALLBACK = "callback", "Upstream callback"
     VIDEO = "video", "Video stored"
+    IMAGE = "image", "Image stored"
     NOTE = "note", "Note"
 
 

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from videos.api_schemas import event_payload
+from videos.api.schemas import event_payload
 from videos.models import Job
+from videos.services import job_cancelable
 
 
 def job_status_payload(job: Job, *, after: str | None = None) -> dict:
     events = job.events.all()
-    if after and after.isdigit():
+    if after and after.isascii() and after.isdigit():
         events = events.filter(id__gt=int(after))
     result = job.result
-    # The page fetches the file with the signed-in session, not through the token API.
+    # The page fetches files with the signed-in session, not through the token API.
     video_url = reverse("videos:job_video", args=[job.id])
+
+    def file_url(attachment_id: int) -> str:
+        return reverse("videos:job_file", args=[job.id, attachment_id])
+
     return {
         "id": str(job.id),
         "status": job.status,
@@ -22,15 +27,16 @@ def job_status_payload(job: Job, *, after: str | None = None) -> dict:
         "progress": job.progress,
         "upstream_status": job.upstream_status,
         "terminal": job.is_terminal,
+        "cancelable": job_cancelable(job),
         "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
         # Each event in the same shape as the API's server-sent events (one home).
-        "events": [event_payload(e, video_url=video_url) for e in events],
+        "events": [event_payload(e, video_url=video_url, file_url=file_url) for e in events],
         "video": {
             "url": video_url,
             "bytes": result.bytes,
             "content_type": result.content_type,
             "duration_s": result.duration_s,
         }
-        if result
+        if result and result.file
         else None,
     }

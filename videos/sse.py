@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
-from videos.api_schemas import event_payload
+from videos.api.schemas import event_payload
 from videos.models import EventKind, Job, JobEvent, JobStatus
 
 # Upstream pushes are hints for the worker, not news for the client (the re-query decides).

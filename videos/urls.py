@@ -7,10 +7,15 @@ app_name = "videos"
 urlpatterns = [
     path("", views.gallery, name="gallery"),
     path("templates/<int:template_pk>/new/", views.job_new, name="job_new"),
+    path("templates/<int:template_pk>/<slug:asset>/", views.template_asset, name="template_asset"),
     path("jobs/", views.job_list, name="job_list"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job_detail"),
     path("jobs/<uuid:job_id>/status/", views.job_status, name="job_status"),
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job_cancel"),
     path("jobs/<uuid:job_id>/video/", views.job_video, name="job_video"),
+    path("jobs/<uuid:job_id>/files/<int:attachment_id>/", views.job_file, name="job_file"),
+    # The vault lives under /accounts/ for the person, its logic with the jobs that use it.
+    path("accounts/keys/", views.keys, name="keys"),
+    path("accounts/keys/<int:key_id>/delete/", views.key_delete, name="key_delete"),
     path("inputs/<str:token>/", views.input_image, name="input_image"),
 ]

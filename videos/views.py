@@ -4,15 +4,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.selectors import current_team
-from billing.errors import QuotaExceededError
+from accounts.selectors import current_team, keys_for_user
+from portal.errors import DomainError
+from portal.web import show_on_form
 from videos import inputs, services
-from videos.errors import JobInputError, JobStateError, NoUsableKeyError
-from videos.forms import JobForm
+from videos.forms import JobForm, KeyForm
 from videos.models import Attachment, AttachmentKind
 from videos.presenters import job_status_payload
 from videos.selectors import job_for_user, jobs_for_team, templates_active
@@ -40,13 +41,10 @@ def job_new(request, template_pk: int):
                 key_id=form.cleaned_data["key"].pk,
                 reference=form.cleaned_data["reference"],
             )
-        except JobInputError as exc:
-            form.add_error(form.field_for(exc.field), exc.message)
-        except NoUsableKeyError as exc:
-            form.add_error(None, str(exc))
-        except QuotaExceededError as exc:
-            # Which limit, and when it resets, are in the message (billing.services).
-            form.add_error(None, exc.message)
+        except DomainError as exc:
+            # Bad input next to its field; no usable key, quota (which limit, when it
+            # resets) at the top of the form.
+            show_on_form(form, exc, form.field_for)
         else:
             return redirect("videos:job_detail", job_id=job.id)
     return render(request, "videos/job_new.html", {"template": template, "form": form})
@@ -86,30 +84,54 @@ def job_cancel(request, job_id):
     job = job_for_user(user=request.user, job_id=job_id)
     try:
         services.job_cancel(job=job)
-    except JobStateError as exc:
+    except DomainError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, "Job canceled.")
     return redirect("videos:job_detail", job_id=job.id)
 
 
-@login_required
-def job_video(request, job_id):
-    job = job_for_user(user=request.user, job_id=job_id)
-    result = job.result
-    if result is None:
-        raise Http404("no video yet")
-    storage = result.file.storage
+def _serve(file: FieldFile, content_type: str):
+    storage = file.storage
     if getattr(storage, "querystring_auth", False):
         # A private bucket: the owner gets a signed link that expires in minutes
         # (S3_URL_EXPIRE_SECONDS), and the bytes don't tie up a web worker. Not cached, so
         # every visit signs afresh.
-        response = redirect(storage.url(result.file.name))
+        response = redirect(storage.url(file.name))
         response["Cache-Control"] = "private, no-store"
         return response
     # Local files (and any storage that cannot sign) stream through the app, after the
-    # permission check above.
-    return FileResponse(result.file.open("rb"), content_type=result.content_type)
+    # permission check of the caller.
+    return FileResponse(file.open("rb"), content_type=content_type or None)
+
+
+@login_required
+def job_video(request, job_id):
+    job = job_for_user(user=request.user, job_id=job_id)
+    result = job.result
+    if result is None or not result.file:
+        raise Http404("no video yet")
+    return _serve(result.file, result.content_type)
+
+
+@login_required
+def job_file(request, job_id, attachment_id: int):
+    """An input image, the poster or an image made on the way, for the job's team."""
+    job = job_for_user(user=request.user, job_id=job_id)
+    attachment = get_object_or_404(
+        job.attachments.exclude(kind=AttachmentKind.RESULT).exclude(file=""), pk=attachment_id
+    )
+    return _serve(attachment.file, attachment.content_type)
+
+
+@login_required
+def template_asset(request, template_pk: int, asset: str):
+    """A template's stored cover or preview clip (copied from the listing, never hot-linked)."""
+    template = get_object_or_404(templates_active(), pk=template_pk)
+    file = {"cover": template.cover, "preview": template.preview}.get(asset)
+    if not file:
+        raise Http404("no such asset")
+    return _serve(file, "")
 
 
 def input_image(request, token: str):
@@ -119,3 +141,35 @@ def input_image(request, token: str):
         raise Http404("unknown or expired link")
     attachment = get_object_or_404(Attachment, pk=attachment_id, kind=AttachmentKind.INPUT)
     return FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
+
+
+# --- The key vault (upstream keys are the credentials of video jobs) ------------------------
+
+
+@login_required
+def keys(request):
+    form = KeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            key = services.key_store(user=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            show_on_form(form, exc)
+        else:
+            messages.success(request, f"Key “{key.label}” saved (…{key.last4}).")
+            return redirect("videos:keys")
+    return render(
+        request, "accounts/keys.html", {"form": form, "keys": keys_for_user(user=request.user)}
+    )
+
+
+@login_required
+@require_POST
+def key_delete(request, key_id: int):
+    key = get_object_or_404(keys_for_user(user=request.user), pk=key_id)
+    try:
+        services.key_delete(key=key)
+    except DomainError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Key “{key.label}” deleted.")
+    return redirect("videos:keys")

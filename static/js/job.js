@@ -27,6 +27,7 @@
       li.appendChild(document.createTextNode(" " + e.message));
       list.appendChild(li);
       lastEvent = e.id;
+      if (e.image) { addImage(e); }
     });
     if (s.video && !document.getElementById("video")) {
       var v = document.createElement("video");
@@ -37,7 +38,21 @@
       document.getElementById("player").appendChild(v);
     }
     var cancel = document.getElementById("cancel-form");
-    if (cancel && s.status !== "queued") { cancel.remove(); }
+    if (cancel) { cancel.hidden = !s.cancelable; }
+  }
+
+  // An image the upstream made on the way (or the poster), shown as it comes.
+  function addImage(e) {
+    var fig = document.createElement("figure");
+    var img = document.createElement("img");
+    img.src = e.image.url;
+    img.alt = e.message;
+    img.loading = "lazy";
+    var cap = document.createElement("figcaption");
+    cap.textContent = e.message;
+    fig.appendChild(img);
+    fig.appendChild(cap);
+    document.getElementById("images").appendChild(fig);
   }
 
   function tick() {

@@ -35,7 +35,7 @@ class Command(BaseCommand):
         teams = Team.objects.filter(memberships__user=user)
         if team is None:
             chosen = teams.filter(personal_for=user).first() or teams.order_by("pk").first()
-        elif team.isdigit():
+        elif team.isascii() and team.isdigit():
             chosen = teams.filter(pk=int(team)).first()
         else:
             chosen = teams.filter(name=team).first()

@@ -3,18 +3,28 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 
-from accounts.services import key_store
 from videos.catalogue import seed_templates
 from videos.models import VideoTemplate
+from videos.services import key_store
 
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105  (the documented demo login)
-# The sandbox upstream accepts any `sk-` key; gen8 makes its videos take 8 seconds.
-DEMO_KEY = "sk-sandbox-demo-gen8"
+# The sandbox upstream accepts any `sk-` key and any `user:<n>-...` useapi token; gen8
+# makes its videos take 8 seconds.
+DEMO_KEYS = [
+    {"label": "Sandbox MiniMax key", "secret": "sk-sandbox-demo-gen8", "provider": "minimax"},
+    {
+        "label": "Sandbox useapi.net token",
+        "secret": "user:1000-sandbox-demo-gen8",
+        "provider": "useapi",
+    },
+]
 
 
 class Command(BaseCommand):
-    help = "Seed the template catalogue and a demo user whose vault holds a sandbox key."
+    help = (
+        "Seed the template catalogue and a demo user whose vault holds a sandbox key per provider."
+    )
 
     def handle(self, *args, **options):
         seed_templates(VideoTemplate)
@@ -24,7 +34,10 @@ class Command(BaseCommand):
                 DEMO_USER, email="demo@example.com", password=DEMO_PASSWORD
             )
             self.stdout.write(f"Created user {DEMO_USER}.")
-        if not user.provider_keys.exists():
-            key_store(user=user, label="Sandbox key", secret=DEMO_KEY)
-            self.stdout.write("Stored a sandbox key in the demo vault.")
+        for key in DEMO_KEYS:
+            if not user.provider_keys.filter(provider=key["provider"]).exists():
+                key_store(
+                    user=user, label=key["label"], secret=key["secret"], provider=key["provider"]
+                )
+                self.stdout.write(f"Stored “{key['label']}” in the demo vault.")
         self.stdout.write(f"Demo login: {DEMO_USER} / {DEMO_PASSWORD}")

@@ -1,0 +1,338 @@
+"""JSON API: videos. Thin: it turns requests into service calls and back.
+
+What lives here rather than in videos.services is translation of the wire format: the body's
+hash for Idempotency-Key, data URLs into uploads, the upstream template id into a template.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Prefetch, Q
+from django.http import FileResponse, StreamingHttpResponse
+from ninja import Header, Path, Query, Router, Status
+
+from portal import netguard
+from portal.api.errors import ApiError, error_responses, input_error, refuse_unknown_query
+from videos import images, remote_images, services
+from videos.api.schemas import MAX_ID, JobListOut, JobOut, VideoIn, job_payload
+from videos.errors import JobInputError, NoUsableKeyError
+from videos.models import Attachment, AttachmentKind, Job, JobStatus, VideoTemplate
+from videos.providers import provider_for
+from videos.selectors import jobs_for_team, templates_active
+from videos.sse import job_event_stream
+
+router = Router(tags=["videos"])
+
+MAX_LIMIT = 100
+
+
+# --- Creating a video ----------------------------------------------------------------------
+
+
+def request_hash(payload: VideoIn) -> str:
+    """sha256 of the body as canonical JSON: same content, same hash, however it was spelled."""
+    canonical = json.dumps(
+        payload.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _media_input(index: int, value: str) -> services.MediaInput:
+    field = f"media_inputs[{index}]"
+    if value.startswith("data:"):
+        raw, content_type = images.decode_data_url(field, value)  # a FieldError: 422
+        # The same checks as an upload (videos.inputs.check_media): the content decides.
+        return services.MediaInput(
+            upload=SimpleUploadedFile(f"input-{index}", raw, content_type=content_type)
+        )
+    if value.startswith(("https://", "http://")):
+        return services.MediaInput(url=value)
+    raise JobInputError(field, "must be a data:image/...;base64, URL or an http(s) URL")
+
+
+def _templates_for(template_id: str):
+    candidates = templates_active().filter(template_id=template_id)
+    if not candidates.exists():
+        raise JobInputError("template_id", "no such template; see GET /api/v1/templates")
+    return candidates
+
+
+def _template_and_key(*, user, candidates, key_id: int | None) -> tuple[VideoTemplate, int | None]:
+    """The template in the region of the key that will run it (ids differ per region).
+
+    The key is chosen by the one rule job_create applies (services.job_pick_key): the given
+    key if it fits the template, else the caller's default key for it.
+    """
+    for template in candidates:
+        try:
+            key = services.job_pick_key(user=user, template=template, key_id=key_id)
+        except (JobInputError, NoUsableKeyError):
+            continue
+        return template, key.pk
+    # No template has a usable key: job_create checks the inputs first, then answers with
+    # job_pick_key's reason for the first one (422 on key_id, or 400 NoUsableKeyError).
+    return candidates.first(), key_id
+
+
+def _check_callback_url(url: str) -> str:
+    try:
+        netguard.check_url(url)
+    except netguard.UnsafeUrlError as exc:
+        raise JobInputError("callback_url", str(exc)) from None
+    return url
+
+
+@router.post(
+    "/videos",
+    response={201: JobOut, **error_responses(400, 402, 409, 413, 422)},
+    summary="Create a video",
+    description=(
+        "Send the same `Idempotency-Key` again to get the first job back (nothing new is made "
+        "or charged); the same key with a different body answers 409. Keys are per team."
+    ),
+)
+def video_create(
+    request,
+    payload: VideoIn,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            pattern=r"^[\x20-\x7e]+$",
+            description="Any unique string of yours, e.g. a UUID (printable ASCII, at most 255).",
+        ),
+    ] = None,
+):
+    token = request.auth
+    candidates = _templates_for(payload.template_id)
+    media = [_media_input(i, m.value) for i, m in enumerate(payload.media_inputs)]
+    callback_url = _check_callback_url(payload.callback_url) if payload.callback_url else ""
+    template, key_id = _template_and_key(
+        user=token.user, candidates=candidates, key_id=payload.key_id
+    )
+    if not provider_for(template.provider).rules.media_urls:
+        # This upstream needs the image itself: fetch it now, and check it like an upload.
+        media = [
+            services.MediaInput(upload=remote_images.fetch(f"media_inputs[{i}]", m.url))
+            if m.url
+            else m
+            for i, m in enumerate(media)
+        ]
+    job = services.job_create(
+        team=token.team,
+        user=token.user,
+        template=template,
+        text_inputs=[t.value for t in payload.text_inputs],
+        media_inputs=media,
+        key_id=key_id,
+        reference=payload.reference,
+        callback_url=callback_url,
+        idempotency_key=idempotency_key or "",
+        request_hash=request_hash(payload) if idempotency_key else "",
+    )
+    return Status(201, job_payload(job, base_url=_base_url(request)))
+
+
+# --- Reading videos ------------------------------------------------------------------------
+
+
+def _base_url(request) -> str:
+    return settings.PUBLIC_BASE_URL or request.build_absolute_uri("/").rstrip("/")
+
+
+def _with_results(queryset):
+    return queryset.prefetch_related(
+        Prefetch(
+            "attachments",
+            queryset=Attachment.objects.filter(kind=AttachmentKind.RESULT),
+            to_attr="results",
+        )
+    )
+
+
+def _job_of(request, video_id: UUID) -> Job:
+    # The token's team only: another team's job is "not found", even for a member of both.
+    job = jobs_for_team(team=request.auth.team).filter(pk=video_id).first()
+    if job is None:
+        raise ApiError(404, "not_found", "no such video")
+    return job
+
+
+def _encode_cursor(job: Job) -> str:
+    raw = json.dumps([job.created_at.isoformat(), str(job.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, job_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), UUID(job_id)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise input_error("cursor", "not a cursor this API gave out") from None
+
+
+@router.get(
+    "/videos",
+    response={200: JobListOut, **error_responses(422)},
+    summary="List videos",
+    description="Newest first. Follow `next_cursor` until it is null.",
+)
+def video_list(
+    request,
+    status: Annotated[JobStatus | None, Query(description="Only jobs in this state.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+):
+    refuse_unknown_query(request, "status", "limit", "cursor")
+    jobs = jobs_for_team(team=request.auth.team).order_by("-created_at", "-id")
+    if status:
+        jobs = jobs.filter(status=status)
+    if cursor:
+        created_at, job_id = _decode_cursor(cursor)
+        # Keyset pagination on (created_at, id): stable while new jobs keep arriving.
+        jobs = jobs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=job_id))
+    page = list(_with_results(jobs)[: limit + 1])
+    base_url = _base_url(request)
+    return {
+        "items": [job_payload(job, base_url=base_url) for job in page[:limit]],
+        "next_cursor": _encode_cursor(page[limit - 1]) if len(page) > limit else None,
+    }
+
+
+@router.get(
+    "/videos/{video_id}", response={200: JobOut, **error_responses(404, 422)}, summary="Get a video"
+)
+def video_detail(request, video_id: UUID):
+    return job_payload(_job_of(request, video_id), base_url=_base_url(request))
+
+
+@router.post(
+    "/videos/{video_id}/cancel",
+    response={200: JobOut, **error_responses(404, 409, 422)},
+    summary="Cancel a video",
+    description=(
+        "Before it was sent upstream (status `queued`), or while it runs at a provider that "
+        "can call a task back (useapi.net); otherwise 409. Nothing is charged for it."
+    ),
+)
+def video_cancel(request, video_id: UUID):
+    job = services.job_cancel(job=_job_of(request, video_id))
+    return job_payload(job, base_url=_base_url(request))
+
+
+@router.get(
+    "/videos/{video_id}/events",
+    response={200: None, **error_responses(404, 422)},
+    summary="Stream a video's events",
+    description=(
+        "Server-sent events from the job's timeline until it is finished: `id` is the event "
+        "id, `event` its kind (status, progress, error, video, note; `done` at the end), "
+        "`data` JSON. Reconnect with `Last-Event-ID` to resume; `: ping` comments keep idle "
+        "streams open."
+    ),
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "text/event-stream",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            }
+        }
+    },
+)
+def video_events(
+    request,
+    video_id: UUID,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+    resume_after: Annotated[
+        str | None,
+        Query(
+            alias="last_event_id",
+            max_length=20,
+            description="Same as the Last-Event-ID header, for clients that cannot set headers.",
+        ),
+    ] = None,
+):
+    refuse_unknown_query(request, "last_event_id")
+    job = _job_of(request, video_id)
+    after = last_event_id or resume_after or "0"
+    response = StreamingHttpResponse(
+        job_event_stream(
+            job_id=job.id,
+            after_id=int(after) if after.isascii() and after.isdigit() else 0,
+            base_url=_base_url(request),
+        ),
+        content_type="text/event-stream; charset=utf-8",
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
+    return response
+
+
+@router.get(
+    "/videos/{video_id}/download",
+    response={200: None, **error_responses(404, 422)},
+    url_name="video_download",
+    summary="Download the video",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The stored video file",
+                "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def video_download(request, video_id: UUID):
+    job = _job_of(request, video_id)
+    result = job.result
+    if result is None or not result.file:
+        raise ApiError(404, "not_ready", f"this video has no file yet (status: {job.status})")
+    return FileResponse(
+        result.file.open("rb"),
+        content_type=result.content_type,
+        as_attachment=True,
+        filename=f"{job.id}.mp4",
+    )
+
+
+@router.get(
+    "/videos/{video_id}/files/{file_id}",
+    response={200: None, **error_responses(404, 422)},
+    url_name="video_file",
+    summary="Get one of a video's images",
+    description=(
+        "An input image, the poster, or an image the upstream made on the way; their ids "
+        "come with the `image` events of the video's event stream."
+    ),
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The stored image",
+                "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def video_file(request, video_id: UUID, file_id: Annotated[int, Path(ge=1, le=MAX_ID)]):
+    job = _job_of(request, video_id)
+    attachment = (
+        job.attachments.exclude(kind=AttachmentKind.RESULT)
+        .exclude(file="")
+        .filter(pk=file_id)
+        .first()
+    )
+    if attachment is None:
+        raise ApiError(404, "not_found", "no such file for this video")
+    return FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)

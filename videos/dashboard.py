@@ -1,0 +1,244 @@
+"""Reads for the staff dashboard (/admin/dashboard/) and its CSV exports.
+
+Every figure is one aggregate query over a date range (and optionally one team), so the
+page costs the same number of queries for 2 teams or 2,000 (tests/test_dashboard.py counts).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+
+from billing.models import EntryKind, LedgerEntry
+from videos.models import Job, JobStatus
+
+
+@dataclass(frozen=True)
+class DashboardFilter:
+    start: date  # first day, inclusive (UTC)
+    end: date  # last day, inclusive (UTC)
+    team_id: int | None = None
+
+    @property
+    def since(self) -> datetime:
+        return datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC)
+
+    @property
+    def until(self) -> datetime:
+        """Exclusive upper bound: the first instant after the last day."""
+        end = self.end + timedelta(days=1)
+        return datetime(end.year, end.month, end.day, tzinfo=UTC)
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+
+@dataclass
+class Dashboard:
+    filter: DashboardFilter
+    jobs_by_day: dict[date, dict[str, int]]
+    totals_by_status: dict[str, int]
+    spend_by_team: list[tuple[str, int]]
+    ledger_totals: dict[str, tuple[int, int]]  # kind -> (rows, cents)
+    failures_by_code: list[tuple[str, int]]
+    top_templates: list[dict]
+    p50_seconds: float | None
+    p95_seconds: float | None
+
+    @property
+    def jobs_total(self) -> int:
+        return sum(self.totals_by_status.values())
+
+    @property
+    def finished_total(self) -> int:
+        return sum(self.totals_by_status.get(s, 0) for s in JobStatus.terminal())
+
+    @property
+    def failure_rate(self) -> float | None:
+        finished = self.finished_total
+        return self.totals_by_status.get(JobStatus.FAILED, 0) / finished if finished else None
+
+    def failure_rates(self) -> list[tuple[str, int, float]]:
+        """(error code, failed jobs, share of all finished jobs)."""
+        finished = self.finished_total or 1
+        return [(code, n, n / finished) for code, n in self.failures_by_code]
+
+    def cents(self, kind: str) -> int:
+        return self.ledger_totals.get(kind, (0, 0))[1]
+
+
+def _jobs(f: DashboardFilter) -> QuerySet[Job]:
+    jobs = Job.objects.filter(created_at__gte=f.since, created_at__lt=f.until)
+    return jobs.filter(team_id=f.team_id) if f.team_id else jobs
+
+
+def _ledger(f: DashboardFilter) -> QuerySet[LedgerEntry]:
+    rows = LedgerEntry.objects.filter(created_at__gte=f.since, created_at__lt=f.until)
+    return rows.filter(team_id=f.team_id) if f.team_id else rows
+
+
+def percentile(sorted_values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..1) of an ascending list."""
+    if not sorted_values:
+        return None
+    rank = max(1, -(-len(sorted_values) * q // 1))  # ceil(n * q), at least 1
+    return sorted_values[int(rank) - 1]
+
+
+def dashboard_build(f: DashboardFilter) -> Dashboard:
+    jobs = _jobs(f)
+
+    # 1. Jobs per day by status (by the day they were submitted).
+    jobs_by_day: dict[date, dict[str, int]] = defaultdict(dict)
+    totals: dict[str, int] = defaultdict(int)
+    for row in (
+        jobs.annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("day", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        jobs_by_day[row["day"]][row["status"]] = row["n"]
+        totals[row["status"]] += row["n"]
+
+    # 2. Spend (charged) per team, largest first.
+    spend = (
+        _ledger(f)
+        .filter(kind=EntryKind.CAPTURE)
+        .values("team_id", "team__name")
+        .annotate(cents=Sum("amount_cents"))
+        .order_by("-cents", "team__name")[:15]
+    )
+    spend_by_team = [(row["team__name"], row["cents"]) for row in spend]
+
+    # 3. Ledger totals by kind (reserved, charged, released, granted).
+    ledger_totals = {
+        row["kind"]: (row["n"], row["cents"] or 0)
+        for row in _ledger(f)
+        .values("kind")
+        .annotate(n=Count("id"), cents=Sum("amount_cents"))
+        .order_by()
+    }
+
+    # 4. Failures by upstream error code.
+    failures = (
+        jobs.filter(status=JobStatus.FAILED)
+        .values("error_code")
+        .annotate(n=Count("id"))
+        .order_by("-n", "error_code")
+    )
+    failures_by_code = [(row["error_code"] or "unknown", row["n"]) for row in failures]
+
+    # 5. Top templates by jobs, with how many succeeded and what they earned.
+    top_templates = list(
+        jobs.values("template__name")
+        .annotate(
+            n=Count("id"),
+            succeeded=Count("id", filter=Q(status=JobStatus.SUCCEEDED)),
+            failed=Count("id", filter=Q(status=JobStatus.FAILED)),
+        )
+        .order_by("-n", "template__name")[:10]
+    )
+
+    # 6. Time to finish (submit -> video stored) of succeeded jobs. Python, not SQL
+    # percentile_cont, so SQLite and PostgreSQL agree; one row per job, two timestamps.
+    durations = sorted(
+        (finished - created).total_seconds()
+        for created, finished in jobs.filter(
+            status=JobStatus.SUCCEEDED, finished_at__isnull=False
+        ).values_list("created_at", "finished_at")
+        if finished is not None
+    )
+
+    return Dashboard(
+        filter=f,
+        jobs_by_day=dict(jobs_by_day),
+        totals_by_status=dict(totals),
+        spend_by_team=spend_by_team,
+        ledger_totals=ledger_totals,
+        failures_by_code=failures_by_code,
+        top_templates=top_templates,
+        p50_seconds=percentile(durations, 0.5),
+        p95_seconds=percentile(durations, 0.95),
+    )
+
+
+# --- CSV exports -----------------------------------------------------------------------------
+
+
+def csv_cell(value) -> object:
+    """Neutralise spreadsheet formulas in text people typed (team names, references)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+LEDGER_HEADER = [
+    "entry_id",
+    "created_at",
+    "period",
+    "team_id",
+    "team",
+    "kind",
+    "job_id",
+    "amount_cents",
+    "effect_cents",
+    "memo",
+]
+
+
+def ledger_rows(f: DashboardFilter) -> Iterator[list]:
+    yield LEDGER_HEADER
+    rows = _ledger(f).select_related("team").order_by("created_at", "id")
+    for entry in rows.iterator(chunk_size=2000):
+        yield [
+            entry.pk,
+            entry.created_at.isoformat(),
+            f"{entry.period:%Y-%m}",
+            entry.team_id,
+            csv_cell(entry.team.name),
+            entry.kind,
+            entry.job_id or "",
+            entry.amount_cents,
+            entry.signed_cents,
+            csv_cell(entry.memo),
+        ]
+
+
+JOBS_HEADER = [
+    "job_id",
+    "created_at",
+    "finished_at",
+    "team_id",
+    "team",
+    "template",
+    "status",
+    "error_code",
+    "cost_cents",
+    "seconds_to_finish",
+    "reference",
+]
+
+
+def job_rows(f: DashboardFilter) -> Iterator[list]:
+    yield JOBS_HEADER
+    rows = _jobs(f).select_related("team", "template").order_by("created_at")
+    for job in rows.iterator(chunk_size=2000):
+        took = (job.finished_at - job.created_at).total_seconds() if job.finished_at else ""
+        yield [
+            job.pk,
+            job.created_at.isoformat(),
+            job.finished_at.isoformat() if job.finished_at else "",
+            job.team_id,
+            csv_cell(job.team.name),
+            job.template.name,
+            job.status,
+            job.error_code,
+            job.cost_cents,
+            f"{took:.0f}" if took != "" else "",
+            csv_cell(job.reference),
+        ]
