@@ -48,6 +48,13 @@ class KeyStatus(models.TextChoices):
     INVALID = "invalid", "Invalid"
 
 
+class KeyCooling(models.TextChoices):
+    """Why a usable key is resting until `cooling_until`."""
+
+    RATE_LIMITED = "rate_limited", "Rate-limited"
+    OUT_OF_BALANCE = "out_of_balance", "Out of balance"
+
+
 class ProviderKey(models.Model):
     """An upstream API key of one user, encrypted at rest (see accounts/vault.py).
 
@@ -66,18 +73,50 @@ class ProviderKey(models.Model):
     # Options some providers take: an account chosen at the upstream, a cap on its jobs at once.
     account = models.CharField(max_length=100, blank=True)
     max_jobs = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Shared with a team: its members' jobs may run on the key (never seeing the secret); the
+    # user stays its owner. Unsharing takes effect for new jobs at once.
+    shared_with = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="shared_keys"
+    )
+    # Capacity: jobs at once at the upstream, and creates per minute (empty: the provider's
+    # default). Enforced across every worker by the job pool (videos.services.pool).
+    max_concurrent = models.PositiveSmallIntegerField(null=True, blank=True)
+    rpm = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The current minute's creates: a fixed window, counted under the key row's lock.
+    rpm_window_start = models.DateTimeField(null=True, blank=True, editable=False)
+    rpm_window_count = models.PositiveIntegerField(default=0, editable=False)
+    # Resting after a rate limit or an empty balance; new jobs go to other keys meanwhile.
+    cooling_until = models.DateTimeField(null=True, blank=True)
+    cooling_reason = models.CharField(max_length=20, choices=KeyCooling.choices, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_check_ok = models.BooleanField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=KeyStatus.choices, default=KeyStatus.ACTIVE)
     status_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "label"], name="providerkey_user_label_uniq"),
-        ]
         indexes = [
             # The default key lookup: a user's active keys for one provider and region.
             models.Index(
                 fields=["user", "provider", "region", "status"], name="providerkey_pick_idx"
+            ),
+            # The pool: the keys shared with a team, for one provider and region.
+            models.Index(
+                fields=["shared_with", "provider", "region", "status"],
+                name="providerkey_shared_idx",
+                condition=models.Q(shared_with__isnull=False),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "label"], name="providerkey_user_label_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(max_concurrent__isnull=True) | models.Q(max_concurrent__gte=1),
+                name="providerkey_max_concurrent_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(rpm__isnull=True) | models.Q(rpm__gte=1),
+                name="providerkey_rpm_positive",
             ),
         ]
 

@@ -77,3 +77,10 @@ def invitations_open(*, team: Team) -> QuerySet[Invitation]:
     return Invitation.objects.filter(
         team=team, accepted_at__isnull=True, revoked_at__isnull=True
     ).select_related("invited_by")
+
+
+def is_manager(*, team: Team, user) -> bool:
+    """An owner or admin of the team (they manage members, the plan, shared keys)."""
+    return Membership.objects.filter(
+        team=team, user=user, role__in=[Role.OWNER, Role.ADMIN]
+    ).exists()

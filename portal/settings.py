@@ -129,6 +129,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.current_team",
+                "videos.context_processors.key_alerts",
             ],
         },
     },
@@ -254,6 +255,18 @@ UPSTREAM_CREATE_TIMEOUT = (
 # useapi.net templates: the price of a video when the catalogue listing gives no credits, and
 # what one useapi credit costs the team when it does (both in cents).
 USEAPI_DEFAULT_PRICE_CENTS = env_int("USEAPI_DEFAULT_PRICE_CENTS", 50)
+# --- The key pool (videos.services.pool): defaults for keys whose owner set no limits -----
+# MiniMax publishes about 20 video requests a minute per paid account (5 free); no figure for
+# tasks at once. useapi.net runs a key's `maxJobs` at once; 3 is its advice for paid accounts.
+MINIMAX_KEY_MAX_CONCURRENT = env_int("MINIMAX_KEY_MAX_CONCURRENT", 5)
+MINIMAX_KEY_RPM = env_int("MINIMAX_KEY_RPM", 20)
+USEAPI_DEFAULT_MAX_JOBS = env_int("USEAPI_DEFAULT_MAX_JOBS", 3)
+# A key out of balance rests this long before jobs try it again (its owner is told at once).
+KEY_BALANCE_COOLOFF_SECONDS = env_int("KEY_BALANCE_COOLOFF_SECONDS", 3600)
+# A rate-limited key without Retry-After rests this long.
+KEY_RATE_LIMIT_COOLOFF_SECONDS = env_int("KEY_RATE_LIMIT_COOLOFF_SECONDS", 30)
+# A job waiting for a free key looks again this often (a finishing job wakes it sooner).
+JOB_POOL_RECHECK_SECONDS = env_int("JOB_POOL_RECHECK_SECONDS", 15)
 USEAPI_CENTS_PER_CREDIT = float(env("USEAPI_CENTS_PER_CREDIT", "1"))
 
 # --- Job life cycle ---------------------------------------------------------------------

@@ -127,6 +127,9 @@ class TaskStore:
                     "template_id": t.template_id,
                     "status": t.status(now),
                     "created_at": int(t.created_at),
+                    # Precise, for tests that check how many tasks of a key ran at once.
+                    "started": t.created_at,
+                    "ends": t.done_at,
                     "generation_seconds": t.generation_seconds,
                     "file_id": t.file_id,
                     "callback_url": t.callback_url,

@@ -152,7 +152,7 @@ def upstream(monkeypatch):
 
 @pytest.fixture
 def make_job(team, owner, key, diving, png, django_capture_on_commit_callbacks, enqueued):
-    """A queued Diving job of the owner's team, created through the service."""
+    """A queued Diving job of the owner's team on the owner's key, made through the service."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from videos.services import MediaInput, job_create
@@ -164,6 +164,9 @@ def make_job(team, owner, key, diving, png, django_capture_on_commit_callbacks, 
             "template": diving,
             "text_inputs": [],
             "media_inputs": [MediaInput(upload=SimpleUploadedFile("me.png", png))],
+            # Pinned to the owner's key, so the step-by-step tests know which key runs it
+            # (tests of the pool pass key_id=None).
+            "key_id": key.pk,
         }
         kwargs.update(overrides)
         with django_capture_on_commit_callbacks(execute=True):

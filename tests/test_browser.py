@@ -11,7 +11,11 @@ from tests.conftest import make_image
 from tests.support import qcluster
 from videos.services import key_store
 
-pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 @pytest.fixture
@@ -69,7 +73,7 @@ def test_it_signs_up_and_shows_a_clear_error_for_a_bad_photo(page, live_server, 
     page.get_by_label("Password", exact=True).fill("a-long-pass-phrase-42")
     page.get_by_label("Password confirmation").fill("a-long-pass-phrase-42")
     page.get_by_role("button", name="Sign up").click()
-    expect(page.get_by_role("heading", name="Your API keys")).to_be_visible()
+    expect(page.get_by_role("heading", name="API keys", exact=True)).to_be_visible()
 
     page.get_by_label("Label").fill("Main")
     page.get_by_label("API key").fill("sk-newcomer-secret-4242")

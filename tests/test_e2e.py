@@ -12,7 +12,7 @@ from tests.support import qcluster, wait_for
 from videos.models import Job, JobStatus
 from videos.services import MediaInput, job_create, key_store
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sandbox" / "assets" / "sample.mp4"
 

@@ -15,7 +15,7 @@ from tests.support import qcluster, wait_for
 from videos.models import Attachment, AttachmentKind, Job, JobStatus, VideoTemplate
 from videos.services import MediaInput, job_create, jobs_sweep, key_store, templates_sync
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.fixture

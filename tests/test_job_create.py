@@ -27,12 +27,11 @@ def test_it_queues_the_job_with_its_image_and_enqueues_the_submit(make_job, enqu
     assert enqueued == [("videos.tasks.submit_job", (str(job.id),), {})]
 
 
-def test_it_uses_the_newest_active_key_when_none_is_named(make_job, owner, key):
-    newer = key_store(user=owner, label="Newer", secret="sk-newer-key-0000")
-    assert make_job().key == newer
-    newer.status = KeyStatus.INVALID
-    newer.save()
-    assert make_job().key == key
+def test_it_leaves_the_key_to_the_pool_when_none_is_named(make_job, owner, key):
+    job = make_job(key_id=None)
+    assert (job.key, job.key_pinned) == (None, False)  # chosen when it is submitted
+    pinned = make_job()
+    assert (pinned.key, pinned.key_pinned) == (key, True)
 
 
 @pytest.mark.parametrize(
@@ -83,7 +82,7 @@ def test_it_needs_a_usable_key(make_job, key):
     key.status = KeyStatus.INVALID
     key.save()
     with pytest.raises(NoUsableKeyError):
-        make_job()
+        make_job(key_id=None)
     with pytest.raises(JobInputError) as error:
         make_job(key_id=key.pk)
     assert error.value.field == "key_id"

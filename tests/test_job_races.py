@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.models import ProviderKey
 from billing.models import LedgerEntry
 from tests.fakes import FakeResponse, code, ok
 from videos import services
@@ -78,12 +79,15 @@ def test_it_keeps_waiting_its_turn_through_many_rate_limits(make_job, upstream, 
     upstream.on(CREATE, code(1002, "rate limit"))
     for _ in range(8):
         due(job)
+        # Each refusal rests the key; here the rest is over by the next try.
+        ProviderKey.objects.update(cooling_until=None)
         services.job_submit(job_id=job.id)
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED and job.submit_attempts == 8
     upstream.answers.clear()
     upstream.on(CREATE, ok(task_id="T-finally"))
     due(job)
+    ProviderKey.objects.update(cooling_until=None)
     services.job_submit(job_id=job.id)
     job.refresh_from_db()
     assert job.status == JobStatus.PROCESSING and job.upstream_task_id == "T-finally"

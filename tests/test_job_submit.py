@@ -165,7 +165,7 @@ def test_it_fails_a_job_whose_key_went_invalid_while_queued(make_job, upstream, 
     key.save()
     services.job_submit(job_id=job.id)
     job.refresh_from_db()
-    assert job.status == JobStatus.FAILED and job.error_code == "key_invalid"
+    assert job.status == JobStatus.FAILED and job.error_code == "no_usable_key"
     assert upstream.calls == []
 
 

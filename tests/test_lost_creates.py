@@ -25,7 +25,7 @@ def create(owner, team, diving, secret: str) -> Job:
     )
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_it_adopts_the_task_a_push_names_when_the_create_answer_is_lost(
     live_server, sandbox, settings, owner, team, diving, sync_queue
 ):

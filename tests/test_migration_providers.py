@@ -31,7 +31,7 @@ def before_the_migration():
         migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_it_finishes_jobs_made_before_the_migration(upstream, before_the_migration):
     old = before_the_migration
     User = old.get_model("auth", "User")

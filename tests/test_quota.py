@@ -160,7 +160,7 @@ def test_it_shows_the_refusal_on_the_job_form(owner_client, team, key, diving, p
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_it_admits_exactly_the_remaining_quota_under_a_race(owner, key, diving, png, enqueued):
     """100 submits at once against 10 videos left: exactly 10 get in, the ledger adds up."""
     team = owner.personal_team

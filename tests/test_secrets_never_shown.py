@@ -177,7 +177,7 @@ def test_it_never_shows_the_secret_along_transient_errors(
     import requests
 
     job = make_job()
-    upstream.on(CREATE, code(1002, "rate limit"))
+    upstream.on(CREATE, code(1000, "unknown error"))
     services.job_submit(job_id=job.id)
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED

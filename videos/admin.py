@@ -2,9 +2,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
+from accounts.admin import ProviderKeyAdmin
+from accounts.models import ProviderKey
 from videos.models import Attachment, Job, JobEvent, VideoTemplate
 from videos.providers import PROVIDERS, provider_choices, provider_for
+from videos.services.pool import AT_THE_UPSTREAM, capacity
 
 
 def _all_regions() -> list[tuple[str, str]]:
@@ -144,3 +149,43 @@ class JobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+# --- Vault keys, with their load in the pool -------------------------------------------------
+# Registered here, above accounts (which knows nothing of jobs): the list shows each key's
+# load and rests next to what accounts' admin shows.
+
+admin.site.unregister(ProviderKey)
+
+
+@admin.register(ProviderKey)
+class PooledKeyAdmin(ProviderKeyAdmin):
+    list_display = [
+        "label",
+        "user",
+        "provider",
+        "masked",
+        "status",
+        "shared_with",
+        "load",
+        "cooling_until",
+        "last_used_at",
+        "created_at",
+    ]
+    list_filter = ["provider", "region", "status", "cooling_reason"]
+    list_select_related = ["user", "shared_with"]
+
+    def get_queryset(self, request):
+        # The load column from the list's own query (no query per row).
+        in_flight = (
+            Job.objects.filter(key=OuterRef("pk"), status__in=AT_THE_UPSTREAM)
+            .order_by()
+            .values("key")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        return super().get_queryset(request).annotate(in_flight=Coalesce(Subquery(in_flight), 0))
+
+    @admin.display(description="In flight / capacity", ordering="in_flight")
+    def load(self, key: ProviderKey) -> str:
+        return f"{key.in_flight} / {capacity(key)}"  # type: ignore[attr-defined]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal.errors import ConflictError, DomainError, FieldError
+from portal.errors import ConflictError, DomainError, FieldError, PermissionDeniedError
 
 
 class JobInputError(FieldError):
@@ -38,3 +38,7 @@ class KeyInUseError(ConflictError):
     """A vault key still needed by unfinished jobs."""
 
     code = "key_in_use"
+
+
+class KeyPermissionError(PermissionDeniedError):
+    """Only a key's owner (or, to unshare it, the team's owners and admins) may do this."""

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from django import forms
 
-from accounts.models import KeyStatus
-from accounts.selectors import keys_for_user
 from videos.models import VideoTemplate
 from videos.providers import DEFAULT_PROVIDER, PROVIDERS, provider_choices, provider_for
+from videos.services.pool import keys_usable_by
 
 
 def region_choices() -> list[tuple[str, str]]:
@@ -44,12 +43,36 @@ class KeyForm(forms.Form):
         label="Videos at once (useapi.net, optional)",
         help_text="Sent as maxJobs (1-10); empty: your useapi.net setting.",
     )
+    shared = forms.BooleanField(
+        required=False,
+        label="Share with my current team",
+        help_text="Teammates' jobs may run on it; nobody but you ever sees the key.",
+    )
+    max_concurrent = forms.IntegerField(
+        min_value=1,
+        max_value=100,
+        required=False,
+        label="Jobs at once (optional)",
+        help_text="Empty: the provider's default.",
+    )
+    rpm = forms.IntegerField(
+        min_value=1,
+        max_value=10_000,
+        required=False,
+        label="Creates per minute (optional)",
+        help_text="Empty: the provider's published limit (MiniMax: 20).",
+    )
+
+
+class KeyLimitsForm(forms.Form):
+    max_concurrent = forms.IntegerField(min_value=1, max_value=100, required=False)
+    rpm = forms.IntegerField(min_value=1, max_value=10_000, required=False)
 
 
 class JobForm(forms.Form):
     """Built from the template: one field per text input and per image input."""
 
-    def __init__(self, *args, template: VideoTemplate, user, **kwargs):
+    def __init__(self, *args, template: VideoTemplate, user, team, **kwargs):
         super().__init__(*args, **kwargs)
         self.template = template
         rules = provider_for(template.provider).rules
@@ -67,11 +90,16 @@ class JobForm(forms.Form):
                     attrs={"accept": ",".join(rules.image.formats.values())}
                 ),
             )
-        keys = keys_for_user(user=user).filter(
-            provider=template.provider, region=template.region, status=KeyStatus.ACTIVE
-        )
+        keys = keys_usable_by(
+            user=user, team=team, provider=template.provider, region=template.region
+        ).order_by("label")
         self.fields["key"] = forms.ModelChoiceField(
-            queryset=keys, empty_label=None, label="API key", required=True
+            queryset=keys,
+            required=False,
+            empty_label="Any free key of mine or my team's (recommended)",
+            label="API key",
+            help_text="The job runs on the least busy usable key when it starts; choose one "
+            "only to pin the job to it.",
         )
         self.fields["reference"] = forms.CharField(
             max_length=200,

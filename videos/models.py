@@ -90,8 +90,11 @@ class Job(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="jobs"
     )
     template = models.ForeignKey(VideoTemplate, on_delete=models.PROTECT, related_name="jobs")
-    # SET_NULL only matters for finished jobs: key_delete refuses while jobs are in flight.
+    # The key the job runs on: chosen from the team's pool when it is submitted (`key_pinned`:
+    # the caller chose it). SET_NULL only matters for finished jobs: key_delete refuses while
+    # jobs are in flight on it.
     key = models.ForeignKey(ProviderKey, null=True, on_delete=models.SET_NULL, related_name="jobs")
+    key_pinned = models.BooleanField(default=False)
     # The template's provider, kept on the job: every upstream call of the job goes there.
     provider = models.CharField(max_length=20)
     text_inputs = models.JSONField(default=list, blank=True)
@@ -145,6 +148,12 @@ class Job(models.Model):
                 fields=["status", "next_attempt_at"],
                 name="job_due_idx",
                 condition=Q(status__in=["queued", "submitting", "processing"]),
+            ),
+            # The pool: jobs at the upstream on one key (its load), counted under its lock.
+            models.Index(
+                fields=["key", "status"],
+                name="job_key_in_flight_idx",
+                condition=Q(status__in=["submitting", "processing"]),
             ),
         ]
         constraints = [
@@ -245,3 +254,28 @@ class JobEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message}"
+
+
+class KeyEventKind(models.TextChoices):
+    CHECKED = "checked", "Checked: works"
+    REJECTED = "rejected", "Rejected by the upstream"
+    RATE_LIMITED = "rate_limited", "Rate-limited"
+    OUT_OF_BALANCE = "out_of_balance", "Out of balance"
+    ERROR = "error", "Upstream error"
+
+
+class KeyEvent(models.Model):
+    """What happened to a vault key at the upstream: the key page's last 24 hours."""
+
+    key = models.ForeignKey(ProviderKey, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=KeyEventKind.choices)
+    message = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        # The key page: one key's recent events, newest first.
+        indexes = [models.Index(fields=["key", "-created_at"], name="keyevent_key_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} {self.kind}"

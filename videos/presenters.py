@@ -6,7 +6,21 @@ from django.urls import reverse
 
 from videos.api.schemas import event_payload
 from videos.models import Job
+from videos.selectors import job_queue_spot
 from videos.services import job_cancelable
+
+
+def _queue(job: Job) -> dict | None:
+    spot = job_queue_spot(job)
+    if spot is None:
+        return None
+    minutes = round(spot.eta_seconds / 60)
+    when = "as soon as a key is free" if spot.eta_seconds < 60 else f"in about {minutes} min"
+    return {
+        "position": spot.position,
+        "eta_s": spot.eta_seconds,
+        "text": f"Number {spot.position} in your team's queue; starts {when}.",
+    }
 
 
 def job_status_payload(job: Job, *, after: str | None = None) -> dict:
@@ -28,6 +42,8 @@ def job_status_payload(job: Job, *, after: str | None = None) -> dict:
         "upstream_status": job.upstream_status,
         "terminal": job.is_terminal,
         "cancelable": job_cancelable(job),
+        "key": f"{job.key.label} (…{job.key.last4})" if job.key else "",
+        "queue": _queue(job),
         "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
         # Each event in the same shape as the API's server-sent events (one home).
         "events": [event_payload(e, video_url=video_url, file_url=file_url) for e in events],

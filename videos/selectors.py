@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
+import math
+from dataclasses import dataclass
+from datetime import timedelta
 
-from videos.models import Job, VideoTemplate
+from django.db.models import Count, Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from accounts.models import ProviderKey
+from videos.models import Job, JobStatus, KeyEvent, KeyEventKind, VideoTemplate
+from videos.services.pool import AT_THE_UPSTREAM, capacity, keys_usable_by, loads, rate
 
 
 def templates_active() -> QuerySet[VideoTemplate]:
@@ -13,13 +20,114 @@ def templates_active() -> QuerySet[VideoTemplate]:
 
 
 def jobs_for_team(*, team) -> QuerySet[Job]:
-    return Job.objects.filter(team=team).select_related("template").order_by("-created_at")
+    return Job.objects.filter(team=team).select_related("template", "key").order_by("-created_at")
 
 
 def job_for_user(*, user, job_id) -> Job:
     """The job if the user is a member of its team; 404 otherwise (never 403: no leak)."""
     return get_object_or_404(
-        Job.objects.select_related("template", "team"),
+        Job.objects.select_related("template", "team", "key"),
         pk=job_id,
         team__memberships__user=user,
     )
+
+
+# --- The key pool, as pages and the API show it --------------------------------------------
+
+
+def keys_visible_to(*, user, team) -> QuerySet[ProviderKey]:
+    """A member's own keys and the keys shared with their team (never the secrets)."""
+    return (
+        ProviderKey.objects.filter(Q(user=user) | Q(shared_with=team))
+        .select_related("user", "shared_with")
+        .order_by("-created_at")
+    )
+
+
+@dataclass(frozen=True)
+class KeyLoad:
+    in_flight: int
+    capacity: int
+    rpm: int | None
+    errors_24h: int
+
+
+def key_loads(keys: list[ProviderKey]) -> dict[int, KeyLoad]:
+    """Per key: jobs at the upstream now, capacity, rate, and errors of the last 24 hours."""
+    since = timezone.now() - timedelta(hours=24)
+    errors = dict(
+        KeyEvent.objects.filter(key__in=keys, created_at__gte=since)
+        .exclude(kind=KeyEventKind.CHECKED)
+        .order_by()
+        .values("key")
+        .annotate(n=Count("id"))
+        .values_list("key", "n")
+    )
+    in_flight = loads(keys)
+    return {
+        key.pk: KeyLoad(in_flight[key.pk], capacity(key), rate(key), errors.get(key.pk, 0))
+        for key in keys
+    }
+
+
+@dataclass(frozen=True)
+class QueueSpot:
+    position: int  # 1: the next of the team's jobs for this provider to start
+    eta_seconds: int  # about how long until it starts, from recent run times
+
+
+def job_queue_spot(job: Job) -> QueueSpot | None:
+    """Where a queued job stands in its team's queue for its provider, and when it should
+    start: the jobs ahead of it and those running, over the pool's capacity, times the median
+    run time of the team's recent jobs there (an estimate, not a promise)."""
+    if job.status != JobStatus.QUEUED:
+        return None
+    team_jobs = Job.objects.filter(team_id=job.team_id, provider=job.provider)
+    ahead = team_jobs.filter(status=JobStatus.QUEUED, created_at__lt=job.created_at).count()
+    running = team_jobs.filter(status__in=AT_THE_UPSTREAM).count()
+    pool = list(
+        keys_usable_by(
+            user=job.created_by, team=job.team, provider=job.provider, region=job.template.region
+        )
+    )
+    slots = max(1, sum(capacity(key) for key in pool))
+    rounds = max(0, math.ceil((running + ahead + 1 - slots) / slots))
+    return QueueSpot(position=ahead + 1, eta_seconds=round(rounds * _typical_run_seconds(job)))
+
+
+DEFAULT_RUN_SECONDS = 180.0  # upstream FACTS: 2-7 minutes is typical for useapi, less at MiniMax
+
+
+def _typical_run_seconds(job: Job) -> float:
+    recent = (
+        Job.objects.filter(
+            team_id=job.team_id,
+            provider=job.provider,
+            status=JobStatus.SUCCEEDED,
+            submitted_at__isnull=False,
+        )
+        .order_by("-finished_at")
+        .values_list("submitted_at", "finished_at")[:20]
+    )
+    runs = sorted((done - start).total_seconds() for start, done in recent if done and start)
+    return runs[len(runs) // 2] if runs else DEFAULT_RUN_SECONDS
+
+
+def jobs_per_key_per_day(*, keys: list[ProviderKey], days: int = 14) -> tuple[list, dict]:
+    """Jobs started on each key per day (UTC), the last `days` days: (days, {key_id: [n...]})."""
+    from django.db.models.functions import TruncDate
+
+    today = timezone.now().date()
+    first = today - timedelta(days=days - 1)
+    rows = (
+        Job.objects.filter(key__in=keys, submitted_at__date__gte=first)
+        .annotate(day=TruncDate("submitted_at"))
+        .order_by()
+        .values("key", "day")
+        .annotate(n=Count("id"))
+    )
+    dates = [first + timedelta(days=i) for i in range(days)]
+    counts = {key.pk: [0] * days for key in keys}
+    for row in rows:
+        counts[row["key"]][(row["day"] - first).days] = row["n"]
+    return dates, counts

@@ -39,3 +39,7 @@ def sync_templates(provider: str, key_id: int | None = None) -> str:
 
 def sweep() -> dict[str, int]:
     return services.jobs_sweep()
+
+
+def check_key(key_id: str) -> None:
+    services.key_check_by_id(key_id=int(key_id))

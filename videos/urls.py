@@ -17,5 +17,8 @@ urlpatterns = [
     # The vault lives under /accounts/ for the person, its logic with the jobs that use it.
     path("accounts/keys/", views.keys, name="keys"),
     path("accounts/keys/<int:key_id>/delete/", views.key_delete, name="key_delete"),
+    path("accounts/keys/<int:key_id>/share/", views.key_share, name="key_share"),
+    path("accounts/keys/<int:key_id>/limits/", views.key_limits, name="key_limits"),
+    path("accounts/keys/<int:key_id>/test/", views.key_test, name="key_test"),
     path("inputs/<str:token>/", views.input_image, name="input_image"),
 ]

@@ -7,16 +7,23 @@ from django.core.paginator import Paginator
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.selectors import current_team, keys_for_user
+from accounts.selectors import current_team, current_team_required, is_manager, keys_for_user
 from portal.errors import DomainError
-from portal.web import show_on_form
+from portal.web import show_as_message, show_on_form
 from videos import inputs, services
-from videos.forms import JobForm, KeyForm
-from videos.models import Attachment, AttachmentKind
+from videos.forms import JobForm, KeyForm, KeyLimitsForm
+from videos.models import Attachment, AttachmentKind, KeyEvent
 from videos.presenters import job_status_payload
-from videos.selectors import job_for_user, jobs_for_team, templates_active
+from videos.selectors import (
+    job_for_user,
+    jobs_for_team,
+    key_loads,
+    keys_visible_to,
+    templates_active,
+)
 
 
 @login_required
@@ -27,18 +34,20 @@ def gallery(request):
 @login_required
 def job_new(request, template_pk: int):
     template = get_object_or_404(templates_active(), pk=template_pk)
+    team = current_team_required(request)
     form = JobForm(
-        request.POST or None, request.FILES or None, template=template, user=request.user
+        request.POST or None, request.FILES or None, template=template, user=request.user, team=team
     )
     if request.method == "POST" and form.is_valid():
+        chosen = form.cleaned_data["key"]
         try:
             job = services.job_create(
-                team=current_team(request),
+                team=team,
                 user=request.user,
                 template=template,
                 text_inputs=form.text_values(),
                 media_inputs=[services.MediaInput(upload=f) for f in form.media_files()],
-                key_id=form.cleaned_data["key"].pk,
+                key_id=chosen.pk if chosen else None,
                 reference=form.cleaned_data["reference"],
             )
         except DomainError as exc:
@@ -146,20 +155,45 @@ def input_image(request, token: str):
 # --- The key vault (upstream keys are the credentials of video jobs) ------------------------
 
 
+def _keys_context(request, form) -> dict:
+    team = current_team_required(request)
+    keys = list(keys_visible_to(user=request.user, team=team))
+    loads = key_loads(keys)
+    rows = [(key, loads[key.pk]) for key in keys]
+    return {
+        "form": form,
+        "team": team,
+        "own_rows": [(k, load) for k, load in rows if k.user_id == request.user.pk],
+        "shared_rows": [(k, load) for k, load in rows if k.user_id != request.user.pk],
+        "can_manage": is_manager(team=team, user=request.user),
+        "events": KeyEvent.objects.filter(key__in=keys).select_related("key")[:20],
+        "now": timezone.now(),
+    }
+
+
 @login_required
 def keys(request):
     form = KeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        shared = data.pop("shared")
         try:
-            key = services.key_store(user=request.user, **form.cleaned_data)
+            key = services.key_store(
+                user=request.user,
+                share_with=current_team_required(request) if shared else None,
+                **data,
+            )
         except DomainError as exc:
             show_on_form(form, exc)
         else:
-            messages.success(request, f"Key “{key.label}” saved (…{key.last4}).")
+            messages.success(request, f"Key “{key.label}” saved (…{key.last4}); checking it now.")
             return redirect("videos:keys")
-    return render(
-        request, "accounts/keys.html", {"form": form, "keys": keys_for_user(user=request.user)}
-    )
+    return render(request, "accounts/keys.html", _keys_context(request, form))
+
+
+def _visible_key(request, key_id: int):
+    team = current_team_required(request)
+    return get_object_or_404(keys_visible_to(user=request.user, team=team), pk=key_id), team
 
 
 @login_required
@@ -169,7 +203,51 @@ def key_delete(request, key_id: int):
     try:
         services.key_delete(key=key)
     except DomainError as exc:
-        messages.error(request, str(exc))
+        show_as_message(request, exc)
     else:
         messages.success(request, f"Key “{key.label}” deleted.")
+    return redirect("videos:keys")
+
+
+@login_required
+@require_POST
+def key_share(request, key_id: int):
+    key, team = _visible_key(request, key_id)
+    share = request.POST.get("shared") == "1"
+    try:
+        services.key_update(key=key, by=request.user, team=team, shared=share)
+    except DomainError as exc:
+        show_as_message(request, exc)
+    else:
+        verb = f"shared with {team.name}" if share else "no longer shared"
+        messages.success(request, f"Key “{key.label}” is {verb}.")
+    return redirect("videos:keys")
+
+
+@login_required
+@require_POST
+def key_limits(request, key_id: int):
+    key, team = _visible_key(request, key_id)
+    form = KeyLimitsForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {' '.join(str(e) for e in errors)}")
+        return redirect("videos:keys")
+    try:
+        services.key_update(key=key, by=request.user, team=team, **form.cleaned_data)
+    except DomainError as exc:
+        show_as_message(request, exc)
+    else:
+        messages.success(request, f"Limits of “{key.label}” saved.")
+    return redirect("videos:keys")
+
+
+@login_required
+@require_POST
+def key_test(request, key_id: int):
+    key, _team = _visible_key(request, key_id)
+    if services.key_check(key=key):
+        messages.success(request, f"“{key.label}” works: the upstream accepted it.")
+    else:
+        messages.error(request, f"“{key.label}” did not pass: {key.status_reason or 'no answer'}.")
     return redirect("videos:keys")

@@ -39,6 +39,10 @@
     }
     var cancel = document.getElementById("cancel-form");
     if (cancel) { cancel.hidden = !s.cancelable; }
+    var queue = document.getElementById("queue");
+    queue.hidden = !s.queue;
+    queue.textContent = s.queue ? s.queue.text : "";
+    if (s.key) { document.getElementById("job-key").textContent = s.key; }
   }
 
   // An image the upstream made on the way (or the poster), shown as it comes.

@@ -15,6 +15,7 @@ from pydantic import ConfigDict
 from portal.api.types import Text
 from videos.models import Attachment, Job, JobEvent, JobStatus, VideoTemplate
 from videos.providers import PROVIDERS, provider_for
+from videos.selectors import job_queue_spot
 
 # The registry's slugs, as an enum the OpenAPI document lists.
 ProviderSlug = StrEnum("ProviderSlug", {slug: slug for slug in PROVIDERS})  # type: ignore[misc]
@@ -112,6 +113,16 @@ class VideoFileOut(Schema):
     duration_s: float | None
 
 
+class JobKeyOut(Schema):
+    label: str
+    last4: str
+
+
+class QueueOut(Schema):
+    position: int = Field(..., description="1: the next of the team's jobs to start.")
+    eta_s: int = Field(..., description="About how many seconds until it starts.")
+
+
 class JobOut(Schema):
     id: UUID
     status: JobStatus
@@ -128,6 +139,10 @@ class JobOut(Schema):
     finished_at: datetime | None
     cost_cents: int
     video: VideoFileOut | None
+    key: JobKeyOut | None = Field(..., description="The vault key that runs it, once chosen.")
+    queue: QueueOut | None = Field(
+        ..., description="While it waits to start: its place in the team's queue."
+    )
 
 
 class JobListOut(Schema):
@@ -190,7 +205,14 @@ def job_payload(job: Job, *, base_url: str = "") -> dict:
         "finished_at": job.finished_at,
         "cost_cents": job.cost_cents,
         "video": video_payload(job.id, result, base_url=base_url) if result else None,
+        "key": {"label": job.key.label, "last4": job.key.last4} if job.key else None,
+        "queue": _queue(job),
     }
+
+
+def _queue(job: Job) -> dict | None:
+    spot = job_queue_spot(job)
+    return {"position": spot.position, "eta_s": spot.eta_seconds} if spot else None
 
 
 def video_payload(job_id, result: Attachment, *, base_url: str = "") -> dict:

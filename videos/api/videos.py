@@ -66,21 +66,19 @@ def _templates_for(template_id: str):
     return candidates
 
 
-def _template_and_key(*, user, candidates, key_id: int | None) -> tuple[VideoTemplate, int | None]:
-    """The template in the region of the key that will run it (ids differ per region).
-
-    The key is chosen by the one rule job_create applies (services.job_pick_key): the given
-    key if it fits the template, else the caller's default key for it.
-    """
+def _template_for_keys(*, user, team, candidates, key_id: int | None) -> VideoTemplate:
+    """Of the templates with this id (one per provider and region), the first that the given
+    key, or else the caller's pool, can run: by the one rule job_create applies
+    (services.job_pick_key)."""
     for template in candidates:
         try:
-            key = services.job_pick_key(user=user, template=template, key_id=key_id)
+            services.job_pick_key(user=user, team=team, template=template, key_id=key_id)
         except (JobInputError, NoUsableKeyError):
             continue
-        return template, key.pk
+        return template
     # No template has a usable key: job_create checks the inputs first, then answers with
     # job_pick_key's reason for the first one (422 on key_id, or 400 NoUsableKeyError).
-    return candidates.first(), key_id
+    return candidates.first()
 
 
 def _check_callback_url(url: str) -> str:
@@ -118,8 +116,8 @@ def video_create(
     candidates = _templates_for(payload.template_id)
     media = [_media_input(i, m.value) for i, m in enumerate(payload.media_inputs)]
     callback_url = _check_callback_url(payload.callback_url) if payload.callback_url else ""
-    template, key_id = _template_and_key(
-        user=token.user, candidates=candidates, key_id=payload.key_id
+    template = _template_for_keys(
+        user=token.user, team=token.team, candidates=candidates, key_id=payload.key_id
     )
     if not provider_for(template.provider).rules.media_urls:
         # This upstream needs the image itself: fetch it now, and check it like an upload.
@@ -135,7 +133,7 @@ def video_create(
         template=template,
         text_inputs=[t.value for t in payload.text_inputs],
         media_inputs=media,
-        key_id=key_id,
+        key_id=payload.key_id,
         reference=payload.reference,
         callback_url=callback_url,
         idempotency_key=idempotency_key or "",

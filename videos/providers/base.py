@@ -75,6 +75,14 @@ def _ratio(value: Fraction) -> str:
 
 
 @dataclass(frozen=True)
+class KeyLimits:
+    """What one key may carry at the upstream, when its owner did not say."""
+
+    max_concurrent: int  # tasks at once
+    rpm: int | None  # creates per minute (None: no published limit)
+
+
+@dataclass(frozen=True)
 class InputRules:
     image: ImageRules
     max_text: int
@@ -218,6 +226,10 @@ class Provider(Protocol):
     def check_credentials(self, credentials: Credentials) -> None:
         """Refuse a secret (or its options) of the wrong shape: raises portal.errors.FieldError
         naming `secret`, `account` or `max_jobs`. No network call."""
+        ...
+
+    def key_limits(self, *, max_jobs: int | None) -> KeyLimits:
+        """A key's default capacity (`max_jobs`: the key's own cap at the upstream, if any)."""
         ...
 
     def check_key(self, credentials: Credentials) -> None:

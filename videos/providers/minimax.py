@@ -29,6 +29,7 @@ from videos.providers.base import (
     Credentials,
     ImageRules,
     InputRules,
+    KeyLimits,
     MediaInput,
     Progress,
     Provider,
@@ -259,6 +260,13 @@ class MiniMax:
         if credentials.account or credentials.max_jobs is not None:
             field = "account" if credentials.account else "max_jobs"
             raise FieldError(field, "MiniMax keys take no account or max_jobs")
+
+    def key_limits(self, *, max_jobs: int | None) -> KeyLimits:
+        # upstream FACTS, "Rate limits": about 20 video requests a minute per paid account
+        # (5 for free ones); no concurrency figure is published: a setting.
+        return KeyLimits(
+            max_concurrent=settings.MINIMAX_KEY_MAX_CONCURRENT, rpm=settings.MINIMAX_KEY_RPM
+        )
 
     def check_key(self, credentials: Credentials) -> None:
         # A query of a task that cannot exist: a key error means rejected, anything else

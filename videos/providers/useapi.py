@@ -43,6 +43,7 @@ from videos.providers.base import (
     Credentials,
     ImageRules,
     InputRules,
+    KeyLimits,
     MediaInput,
     Progress,
     Provider,
@@ -644,6 +645,11 @@ class UseApi:
             isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or not 1 <= max_jobs <= 10
         ):
             raise FieldError("max_jobs", "max_jobs is a whole number from 1 to 10, or empty")
+
+    def key_limits(self, *, max_jobs: int | None) -> KeyLimits:
+        # The key's `maxJobs` is what useapi runs at once for it (upstream FACTS: maxJobs
+        # 1..10); without one, useapi's advice for a paid account. No request rate published.
+        return KeyLimits(max_concurrent=max_jobs or settings.USEAPI_DEFAULT_MAX_JOBS, rpm=None)
 
     def check_key(self, credentials: Credentials) -> None:
         with _Client(credentials) as client:

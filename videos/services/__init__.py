@@ -19,7 +19,14 @@ from videos.services.create import (
 )
 from videos.services.fetch import job_fetch
 from videos.services.follow import job_apply_progress, job_poll, job_record_callback
-from videos.services.keys import key_delete, key_mark_invalid, key_store
+from videos.services.keys import (
+    key_check,
+    key_check_by_id,
+    key_delete,
+    key_mark_invalid,
+    key_store,
+    key_update,
+)
 from videos.services.submit import job_adopt, job_submit
 from videos.services.sweep import jobs_sweep
 from videos.services.transitions import backoff_seconds, job_fail, poll_interval
@@ -43,9 +50,12 @@ __all__ = [
     "job_record_callback",
     "job_submit",
     "jobs_sweep",
+    "key_check",
+    "key_check_by_id",
     "key_delete",
     "key_mark_invalid",
     "key_store",
+    "key_update",
     "poll_interval",
     "templates_sync",
 ]

@@ -4,10 +4,10 @@ canceling one."""
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import KeyStatus, ProviderKey
-from accounts.selectors import key_default
 from billing.services import ledger_reserve
 from videos import inputs
 from videos.errors import IdempotencyConflictError, JobInputError, JobStateError, NoUsableKeyError
@@ -15,23 +15,32 @@ from videos.inputs import MediaInput
 from videos.models import Attachment, AttachmentKind, EventKind, Job, JobStatus, VideoTemplate
 from videos.providers import provider_for
 from videos.queue import enqueue
+from videos.services.pool import keys_usable_by
 from videos.services.transitions import event, finish, provider_of
 
 
-def job_pick_key(*, user, template: VideoTemplate, key_id: int | None) -> ProviderKey:
+def job_pick_key(*, user, team, template: VideoTemplate, key_id: int | None) -> ProviderKey | None:
+    """The key a new job is pinned to (`key_id`: one of the user's own, or one shared with
+    the team), or None: the pool chooses one when the job is submitted; raises if the pool has
+    no usable key for the template at all."""
     if key_id is not None:
-        key = ProviderKey.objects.filter(pk=key_id, user=user).first()
+        key = (
+            ProviderKey.objects.filter(pk=key_id).filter(Q(user=user) | Q(shared_with=team)).first()
+        )
         if key is None:
-            raise JobInputError("key_id", "no such key in your vault")
+            raise JobInputError("key_id", "no such key in your vault or shared with your team")
         if key.status != KeyStatus.ACTIVE:
             raise JobInputError("key_id", "this key was rejected by the upstream; add a new one")
         if (key.provider, key.region) != (template.provider, template.region):
             raise JobInputError("key_id", f"this template needs a {_key_kind(template)}")
         return key
-    key = key_default(user=user, provider=template.provider, region=template.region)
-    if key is None:
-        raise NoUsableKeyError(f"add an active {_key_kind(template)} to your vault first")
-    return key
+    pool = keys_usable_by(user=user, team=team, provider=template.provider, region=template.region)
+    if not pool.exists():
+        raise NoUsableKeyError(
+            f"add an active {_key_kind(template)} to your vault first, or ask a teammate to "
+            "share one with the team"
+        )
+    return None
 
 
 def _key_kind(template: VideoTemplate) -> str:
@@ -71,7 +80,7 @@ def job_create(
     inputs.check_media_count(template, media_inputs)
     if len(reference) > 200:
         raise JobInputError("reference", "at most 200 characters")
-    key = job_pick_key(user=user, template=template, key_id=key_id)
+    key = job_pick_key(user=user, team=team, template=template, key_id=key_id)
     checked = [
         inputs.check_media(f"media_inputs[{i}]", m, rules) for i, m in enumerate(media_inputs)
     ]
@@ -89,6 +98,7 @@ def job_create(
                 template=template,
                 provider=template.provider,
                 key=key,
+                key_pinned=key is not None,
                 text_inputs=texts,
                 media_urls=[m.url for m in media_inputs],
                 reference=reference,

@@ -1,5 +1,7 @@
 """Vault keys as upstream credentials: stored after their provider checked their shape,
-deleted only when no unfinished job needs them, marked invalid when the upstream refuses them.
+shared with a team (its members' jobs run on it, nobody sees the secret), limited in jobs at
+once and creates per minute, checked with a harmless call, deleted only when no unfinished
+job needs them, marked invalid when the upstream refuses them.
 
 The model and its encryption are accounts' (accounts.models.ProviderKey, accounts.vault);
 what a key must look like is its provider's, so these writes live here, above both.
@@ -12,8 +14,8 @@ from django.db import transaction
 from accounts import vault
 from accounts.models import KeyStatus, ProviderKey
 from portal.errors import FieldError
-from videos.errors import KeyInputError, KeyInUseError
-from videos.models import JobStatus, VideoTemplate
+from videos.errors import KeyInputError, KeyInUseError, KeyPermissionError
+from videos.models import JobStatus, KeyEvent, KeyEventKind, VideoTemplate
 from videos.providers import DEFAULT_PROVIDER, PROVIDERS, provider_for
 from videos.providers.base import Credentials
 from videos.queue import enqueue
@@ -28,7 +30,11 @@ def key_store(
     region: str = "",
     account: str = "",
     max_jobs: int | None = None,
+    share_with=None,
+    max_concurrent: int | None = None,
+    rpm: int | None = None,
 ) -> ProviderKey:
+    """`share_with`: a team of the user's to share the key with at once (None: not shared)."""
     label = (label or "").strip()
     secret = (secret or "").strip()
     account = (account or "").strip()
@@ -55,6 +61,9 @@ def key_store(
         )
     except FieldError as exc:
         raise KeyInputError(exc.field, exc.message) from None
+    _check_limits(max_concurrent=max_concurrent, rpm=rpm)
+    if share_with is not None and not share_with.memberships.filter(user=user).exists():
+        raise KeyInputError("shared", "you can only share a key with a team you are in")
     if ProviderKey.objects.filter(user=user, label=label).exists():
         raise KeyInputError("label", "you already have a key with this label")
     with transaction.atomic():
@@ -67,7 +76,13 @@ def key_store(
             last4=secret[-4:],
             account=account,
             max_jobs=max_jobs,
+            shared_with=share_with,
+            max_concurrent=max_concurrent,
+            rpm=rpm,
         )
+        # A harmless call tells at once whether the upstream takes it (a task: no request
+        # waits on the upstream).
+        enqueue("videos.tasks.check_key", key.pk)
         if (
             upstream.lists_catalogue
             and not VideoTemplate.objects.filter(provider=provider).exists()
@@ -89,8 +104,106 @@ def key_delete(*, key: ProviderKey) -> None:
 
 
 def key_mark_invalid(*, key_id: int | None, reason: str) -> None:
+    """The upstream refused the key: no job uses it any more, its owner sees why."""
     if key_id is None:
         return
-    ProviderKey.objects.filter(pk=key_id).update(
+    if ProviderKey.objects.filter(pk=key_id).update(
         status=KeyStatus.INVALID, status_reason=reason[:200]
+    ):
+        KeyEvent.objects.create(key_id=key_id, kind=KeyEventKind.REJECTED, message=reason[:300])
+
+
+def _check_limits(*, max_concurrent: int | None, rpm: int | None) -> None:
+    for field, value, most in (("max_concurrent", max_concurrent, 100), ("rpm", rpm, 10_000)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+            raise KeyInputError(field, f"a whole number from 1 to {most}, or empty for the default")
+
+
+UNSET = object()
+
+
+def key_update(
+    *,
+    key: ProviderKey,
+    by,
+    team,
+    label: str | object = UNSET,
+    shared: bool | object = UNSET,
+    max_concurrent: int | object | None = UNSET,
+    rpm: int | object | None = UNSET,
+) -> ProviderKey:
+    """Change a key. Its owner changes anything; an owner or admin of `team` (the team the
+    key is shared with) may only unshare it. Unsharing stops new jobs of the team from using
+    it at once; jobs already running on it finish."""
+    from accounts.services import MANAGER_ROLES
+
+    is_owner = key.user_id == by.pk
+    manages = (
+        key.shared_with_id == team.pk
+        and team.memberships.filter(user=by, role__in=MANAGER_ROLES).exists()
     )
+    if not is_owner:
+        if not manages or label is not UNSET or max_concurrent is not UNSET or rpm is not UNSET:
+            raise KeyPermissionError("only the key's owner can change it")
+        if shared is not False and shared is not UNSET:
+            raise KeyPermissionError("only the key's owner can share it")
+    fields: dict[str, object] = {}
+    if label is not UNSET:
+        text = str(label or "").strip()
+        if not text or len(text) > 100:
+            raise KeyInputError("label", "a label of 1 to 100 characters is required")
+        if ProviderKey.objects.filter(user=key.user, label=text).exclude(pk=key.pk).exists():
+            raise KeyInputError("label", "you already have a key with this label")
+        fields["label"] = text
+    if max_concurrent is not UNSET or rpm is not UNSET:
+        new_max = key.max_concurrent if max_concurrent is UNSET else max_concurrent
+        new_rpm = key.rpm if rpm is UNSET else rpm
+        _check_limits(max_concurrent=new_max, rpm=new_rpm)  # type: ignore[arg-type]
+        fields.update(max_concurrent=new_max, rpm=new_rpm)
+    if shared is not UNSET:
+        if shared and not team.memberships.filter(user=by).exists():
+            raise KeyInputError("shared", "you can only share a key with a team you are in")
+        fields["shared_with"] = team if shared else None
+    if fields:
+        ProviderKey.objects.filter(pk=key.pk).update(**fields)
+        key.refresh_from_db()
+    return key
+
+
+def key_check(*, key: ProviderKey) -> bool:
+    """A harmless authenticated call: does the upstream take the key? Recorded on the key
+    (last check, its events); a rejected key is marked invalid."""
+    from django.utils import timezone
+
+    from accounts.vault import VaultError
+    from videos.providers.errors import CredentialsRejected, UpstreamError
+    from videos.services.transitions import credentials_for
+
+    provider = provider_for(key.provider)
+    try:
+        provider.check_key(credentials_for(key))
+    except CredentialsRejected as exc:
+        key_mark_invalid(key_id=key.pk, reason=exc.message)
+        ok = False
+    except (UpstreamError, VaultError) as exc:
+        # Not an answer about the key (the upstream is down, say): no verdict either way.
+        message = getattr(exc, "message", str(exc))
+        KeyEvent.objects.create(key=key, kind=KeyEventKind.ERROR, message=message[:300])
+        ProviderKey.objects.filter(pk=key.pk).update(last_checked_at=timezone.now())
+        key.refresh_from_db()
+        return bool(key.last_check_ok)
+    else:
+        ok = True
+        ProviderKey.objects.filter(pk=key.pk).update(status=KeyStatus.ACTIVE, status_reason="")
+        KeyEvent.objects.create(key=key, kind=KeyEventKind.CHECKED)
+    ProviderKey.objects.filter(pk=key.pk).update(last_checked_at=timezone.now(), last_check_ok=ok)
+    key.refresh_from_db()
+    return ok
+
+
+def key_check_by_id(*, key_id: int) -> None:
+    key = ProviderKey.objects.filter(pk=key_id).first()
+    if key is not None:
+        key_check(key=key)

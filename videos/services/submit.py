@@ -22,21 +22,24 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import KeyStatus
+from accounts.models import KeyCooling
 from accounts.vault import VaultError
 from videos.inputs import input_url_path
-from videos.models import Attachment, AttachmentKind, EventKind, Job, JobStatus
+from videos.models import Attachment, AttachmentKind, EventKind, Job, JobStatus, KeyEventKind
 from videos.providers import base
 from videos.providers.errors import (
     AmbiguousCreate,
     CredentialsRejected,
+    InsufficientBalance,
     PermanentError,
     RateLimited,
     TransientError,
+    UpstreamError,
 )
 from videos.queue import enqueue
 from videos.services.artifacts import record_artifacts, record_notes
 from videos.services.keys import key_mark_invalid
+from videos.services.pool import Claim, key_event, key_rest, pool_claim, pool_wake
 from videos.services.transitions import (
     backoff_seconds,
     credentials_for,
@@ -51,13 +54,16 @@ from videos.signals import job_status_changed
 logger = logging.getLogger("videos.services")
 
 AMBIGUOUS = "ambiguous_since"
-# How many submit attempts were refused for rate or capacity (useapi's 429 means "wait for
-# the running video"): those do not use up JOB_SUBMIT_MAX_ATTEMPTS.
-RATE_LIMITED = "rate_limited_attempts"
+# Set while the job waits in the queue for a free key (videos.services.pool.pool_wake).
+WAITING = "waiting_since"
+# How many submit attempts a key refused (rate or capacity: useapi's 429 means "wait for the
+# running video"; balance; a rejected key): nothing was made, so those do not use up
+# JOB_SUBMIT_MAX_ATTEMPTS.
+REFUSED = "refused_attempts"
 
 
 def counted_attempts(job: Job) -> int:
-    return job.submit_attempts - int(job.upstream_data.get(RATE_LIMITED, 0))
+    return job.submit_attempts - int(job.upstream_data.get(REFUSED, 0))
 
 
 def callback_url(job: Job) -> str:
@@ -109,37 +115,83 @@ def _remember_upload(job: Job):
     return on_upload
 
 
-def job_submit(*, job_id) -> None:
-    """queued -> submitting -> processing (or back to queued on a transient error)."""
+def _claim(job_id) -> Job | None:
+    """queued -> submitting on a key with a free slot, in one transaction; None when the job
+    is not due (done, canceled, a duplicate delivery) or has to wait for a key."""
     now = timezone.now()
     # No time at all is a bug's leftover (the sweeper hands such jobs out too): due now.
     due = Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True)
-    claimed = Job.objects.filter(due, pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.SUBMITTING,
-        submitting_since=now,
-        submit_attempts=F("submit_attempts") + 1,
-        updated_at=now,
+    with transaction.atomic():
+        job = (
+            Job.objects.select_for_update(of=("self",))
+            .select_related("template", "key")
+            .filter(due, pk=job_id, status=JobStatus.QUEUED)
+            .first()
+        )
+        if job is None:
+            return None
+        claim = pool_claim(job)
+        if claim.key is None:
+            _no_key(job, claim)
+            return None
+        data = {k: v for k, v in job.upstream_data.items() if k != WAITING}
+        Job.objects.filter(pk=job.pk).update(
+            status=JobStatus.SUBMITTING,
+            key=claim.key,
+            submitting_since=now,
+            submit_attempts=F("submit_attempts") + 1,
+            upstream_data=data,
+            updated_at=now,
+        )
+    job.refresh_from_db()
+    return job
+
+
+def _no_key(job: Job, claim: Claim) -> None:
+    if claim.wait_until is None:
+        # No key of the template's provider and region is usable any more (deleted, rejected,
+        # unshared): nothing will free up by itself.
+        message = (
+            "The vault key chosen for this job is not usable."
+            if job.key_pinned
+            else f"No usable {provider_of(job).label} key: add one, or ask for one to be shared."
+        )
+        job_fail(job.id, code="no_usable_key", message=message, from_statuses=[JobStatus.QUEUED])
+        return
+    first_wait = WAITING not in job.upstream_data
+    Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        next_attempt_at=claim.wait_until,
+        upstream_data=merged(job.upstream_data, {WAITING: timezone.now().isoformat()}),
     )
-    if not claimed:
-        return  # done already, canceled, or not due: a duplicate delivery
-    job = Job.objects.select_related("template", "key").get(pk=job_id)
+    if first_wait:
+        event(
+            job.id,
+            EventKind.NOTE,
+            f"Waiting for a free key ({claim.busy} busy or resting); it starts as soon as one "
+            "is free.",
+            status=JobStatus.QUEUED,
+        )
+
+
+def job_submit(*, job_id) -> None:
+    """queued -> submitting -> processing (or back to queued on a transient error)."""
+    job = _claim(job_id)
+    if job is None:
+        return
+    assert job.key is not None  # the claim gave it one
     provider = provider_of(job)
-    event(job.id, EventKind.STATUS, f"Submitting to {provider.label}", status=JobStatus.SUBMITTING)
+    event(
+        job.id,
+        EventKind.STATUS,
+        f"Submitting to {provider.label} with key “{job.key.label}” (…{job.key.last4})",
+        status=JobStatus.SUBMITTING,
+    )
 
     # Every write below is for this attempt only: a late answer to an earlier attempt (whose
     # worker the reconciler gave up on) must not move a job another attempt now owns.
     this_attempt = {"submit_attempts": job.submit_attempts}
     # A failure here ends only this attempt's claim: a push may have adopted the task meanwhile.
     submitting: list[str] = [JobStatus.SUBMITTING]
-    if job.key is None or job.key.status != KeyStatus.ACTIVE:
-        job_fail(
-            job.id,
-            code="key_invalid",
-            message="The vault key for this job is not usable.",
-            from_statuses=submitting,
-            match=this_attempt,
-        )
-        return
     try:
         credentials = credentials_for(job.key)
         if job.upstream_data.get(AMBIGUOUS):
@@ -176,10 +228,32 @@ def job_submit(*, job_id) -> None:
     except AmbiguousCreate as exc:
         _submit_ambiguous(job, exc)
         return
+    except RateLimited as exc:
+        seconds = exc.retry_after or settings.KEY_RATE_LIMIT_COOLOFF_SECONDS
+        key_rest(
+            key_id=job.key.pk, reason=KeyCooling.RATE_LIMITED, seconds=seconds, message=exc.message
+        )
+        _failover(job, exc)
+        return
     except TransientError as exc:
+        key_event(key_id=job.key.pk, kind=KeyEventKind.ERROR, message=exc.message)
         _submit_retry_later(job, exc)
         return
+    except InsufficientBalance as exc:
+        key_rest(
+            key_id=job.key.pk,
+            reason=KeyCooling.OUT_OF_BALANCE,
+            seconds=settings.KEY_BALANCE_COOLOFF_SECONDS,
+            message=exc.message,
+        )
+        _failover(job, exc)
+        return
+    except CredentialsRejected as exc:
+        key_mark_invalid(key_id=job.key.pk, reason=exc.message)
+        _failover(job, exc)
+        return
     except PermanentError as exc:
+        key_event(key_id=job.key.pk, kind=KeyEventKind.ERROR, message=exc.message)
         fail_permanently(job, exc, from_statuses=submitting, match=this_attempt)
         return
     except Exception:
@@ -189,6 +263,45 @@ def job_submit(*, job_id) -> None:
         _submit_ambiguous(job, AmbiguousCreate("error", "The submission failed unexpectedly."))
         return
     _accept(job, submitted, this_attempt)
+
+
+def _failover(job: Job, exc: UpstreamError) -> None:
+    """The key refused, so nothing was made upstream: the job moves to another key at once
+    (or, on a key its caller chose, waits for that key or fails). Refusals like this never
+    use up the job's attempts."""
+    if job.key_pinned:
+        if isinstance(exc, RateLimited):
+            _submit_retry_later(job, exc)
+        elif isinstance(exc, PermanentError):
+            fail_permanently(
+                job,
+                exc,
+                from_statuses=[JobStatus.SUBMITTING],
+                match={"submit_attempts": job.submit_attempts},
+            )
+        return
+    refused = {REFUSED: int(job.upstream_data.get(REFUSED, 0)) + 1}
+    with transaction.atomic():
+        moved = Job.objects.filter(
+            pk=job.id, status=JobStatus.SUBMITTING, submit_attempts=job.submit_attempts
+        ).update(
+            status=JobStatus.QUEUED,
+            key=None,
+            next_attempt_at=timezone.now(),
+            submitting_since=None,
+            upstream_data=merged(job.upstream_data, refused),
+            updated_at=timezone.now(),
+        )
+        if moved:
+            event(
+                job.id,
+                EventKind.ERROR,
+                f"{exc.message} Trying another key.",
+                status=JobStatus.QUEUED,
+                error={"code": exc.code, "message": exc.message},
+            )
+            enqueue("videos.tasks.submit_job", job.id)
+            pool_wake(team_id=job.team_id, provider=job.provider)
 
 
 def fail_permanently(
@@ -310,7 +423,7 @@ def _submit_retry_later(job: Job, exc: TransientError) -> None:
         )
         return
     delay = max(exc.retry_after, backoff_seconds(counted_attempts(job), base=10, cap=600))
-    data = {RATE_LIMITED: int(job.upstream_data.get(RATE_LIMITED, 0)) + 1} if rate_limited else None
+    data = {REFUSED: int(job.upstream_data.get(REFUSED, 0)) + 1} if rate_limited else None
     _requeue(job, delay, f"{exc.message} Retrying in {int(delay)} s.", exc, data=data)
 
 
@@ -341,6 +454,7 @@ def _submit_ambiguous(job: Job, exc: AmbiguousCreate) -> None:
 
 
 def _requeue(job: Job, delay: float, message: str, exc: TransientError, data=None) -> None:
+    """Back to the queue to try again in `delay` s; its key's slot is free meanwhile."""
     with transaction.atomic():
         fields = {}
         if data:
@@ -362,6 +476,7 @@ def _requeue(job: Job, delay: float, message: str, exc: TransientError, data=Non
                 status=JobStatus.QUEUED,
                 error={"code": exc.code, "message": exc.message},
             )
+            pool_wake(team_id=job.team_id, provider=job.provider)
 
 
 def mark_ambiguous(job: Job) -> bool:
@@ -384,6 +499,8 @@ def mark_ambiguous(job: Job) -> bool:
                 "Submission was interrupted; looking for it upstream before trying again.",
                 status=JobStatus.QUEUED,
             )
+            # The lease ran out: the dead worker's slot on the key is free again.
+            pool_wake(team_id=job.team_id, provider=job.provider)
     return bool(moved)
 
 

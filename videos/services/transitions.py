@@ -23,6 +23,7 @@ from billing.services import ledger_capture, ledger_release
 from videos.models import EventKind, Job, JobEvent, JobStatus
 from videos.providers import provider_for
 from videos.providers.base import Credentials, Provider
+from videos.services.pool import pool_wake
 from videos.signals import job_status_changed
 
 logger = logging.getLogger("videos.services")
@@ -91,6 +92,9 @@ def finish(
         event(job_id, EventKind.STATUS, message, status=status, **data)
         # Fan-out (client webhooks): receivers run inside this transaction.
         job_status_changed.send(sender=Job, job_id=job_id, status=status, previous=from_statuses)
+        # Its key's slot is free: the team's jobs waiting for one look now.
+        team_id, provider = Job.objects.filter(pk=job_id).values_list("team_id", "provider").get()
+        pool_wake(team_id=team_id, provider=provider)
     logger.info("job %s -> %s", job_id, status)
     return True
 
