@@ -1,9 +1,11 @@
-"""gunicorn settings for the web role: `gunicorn portal.wsgi` (read from this file by default).
+"""gunicorn settings for the web role: `gunicorn portal.asgi` (read from this file by default).
 
-Sized from the CPU count; every value can be overridden from the environment
-(docs/deploy.md). The portal's requests are short (uploads of a few MB, JSON, redirects to
-signed storage URLs); the one long-lived kind is the API's server-sent events stream, which is
-why each worker has threads.
+gunicorn manages the processes (restarts, graceful reloads, recycling); each one is a uvicorn
+worker serving the ASGI app. The portal's requests are short (uploads of a few MB, JSON,
+redirects to signed storage URLs); the one long-lived kind is the API's server-sent events
+stream, which under ASGI waits on timers rather than holding a thread, so a worker keeps
+answering pages, /healthz and upstream callbacks with any number of streams open.
+Sized from the CPU count; every value can be overridden from the environment (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -25,10 +27,8 @@ bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{_int('PORT', 8000)}")
 # The classic (2 x CPU) + 1 processes, capped so a big host does not open more database
 # connections than PostgreSQL allows (workers x threads x web hosts < max_connections).
 workers = _int("WEB_CONCURRENCY", min(2 * _cpus + 1, 12))
-worker_class = "gthread"
-threads = _int("GUNICORN_THREADS", 4)
-# Longer than any normal request (an upload + image checks); SSE streams end themselves
-# after SSE_MAX_SECONDS and send heartbeats, so a worker thread is never silent this long.
+worker_class = "uvicorn_worker.UvicornWorker"
+# The worker's heartbeat to gunicorn: an event loop blocked this long is restarted.
 timeout = _int("GUNICORN_TIMEOUT", 60)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = 5

@@ -11,7 +11,13 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.core import checks
+
         from accounts import receivers  # noqa: F401  (every new user gets a personal team)
+        from accounts.checks import no_demo_user_in_production
+
+        # Not a deploy-only check: web, worker and migrate refuse to start (accounts/checks.py).
+        checks.register(no_demo_user_in_production, checks.Tags.security)
 
         if settings.VAULT_KEYS_DERIVED:
             logging.getLogger("accounts.vault").warning(

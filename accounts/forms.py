@@ -1,18 +1,10 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
-from django.contrib.auth.models import User
 
 from accounts.models import Role
 
-
-class SignUpForm(UserCreationForm):
-    email = forms.EmailField(required=True)
-
-    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]
-        model = User
-        fields = ("username", "email")
+# Sign-up, sign-in and passwords are allauth's forms (settings: ACCOUNT_*).
 
 
 class TeamCreateForm(forms.Form):
@@ -21,7 +13,7 @@ class TeamCreateForm(forms.Form):
 
 class InviteForm(forms.Form):
     email = forms.EmailField(
-        help_text="They join when they accept with an account of this address."
+        help_text="They join when they accept with an account that has verified this address."
     )
     role = forms.ChoiceField(
         choices=[(Role.MEMBER, Role.MEMBER.label), (Role.ADMIN, Role.ADMIN.label)],
@@ -32,3 +24,12 @@ class InviteForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+class TeamMfaForm(forms.Form):
+    require_mfa = forms.BooleanField(
+        required=False,
+        label="Require two-factor authentication",
+        help_text="Members without an authenticator app set one up before they can work in "
+        "this team (the JSON API's tokens are not affected).",
+    )

@@ -14,6 +14,9 @@ class Team(models.Model):
         on_delete=models.SET_NULL,
         related_name="personal_team",
     )
+    # Set by the team's owners: a member without two-factor authentication who works in the
+    # team is sent to set it up before anything else (accounts.middleware).
+    require_mfa = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -82,9 +85,10 @@ class ProviderKey(models.Model):
     # default). Enforced across every worker by the job pool (videos.services.pool).
     max_concurrent = models.PositiveSmallIntegerField(null=True, blank=True)
     rpm = models.PositiveSmallIntegerField(null=True, blank=True)
-    # The current minute's creates: a fixed window, counted under the key row's lock.
-    rpm_window_start = models.DateTimeField(null=True, blank=True, editable=False)
-    rpm_window_count = models.PositiveIntegerField(default=0, editable=False)
+    # When the creates of the last minute were sent (epoch seconds, oldest first, at most
+    # `rpm` of them): a sliding window, so no 60 s ever holds more than `rpm`. Written under
+    # the key row's lock.
+    recent_creates = models.JSONField(default=list, blank=True, editable=False)
     # Resting after a rate limit or an empty balance; new jobs go to other keys meanwhile.
     cooling_until = models.DateTimeField(null=True, blank=True)
     cooling_reason = models.CharField(max_length=20, choices=KeyCooling.choices, blank=True)

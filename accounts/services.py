@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts import vault
 from accounts.models import Invitation, Membership, ProviderKey, Role, Team
+from accounts.selectors import has_verified_email
 from accounts.signals import team_created
 from portal.errors import DomainError, FieldError, PermissionDeniedError
 
@@ -60,6 +61,17 @@ def team_create(*, name: str, owner) -> Team:
         team = Team.objects.create(name=name)
         Membership.objects.create(team=team, user=owner, role=Role.OWNER)
         team_created.send(sender=Team, team=team)
+    return team
+
+
+def team_require_mfa(*, team: Team, by, required: bool) -> Team:
+    """Owners turn the team's two-factor requirement on or off. Once on, a member without it
+    is sent to set it up before working in the team (accounts.middleware)."""
+    membership = Membership.objects.filter(team=team, user=by).first()
+    if membership is None or membership.role != Role.OWNER:
+        raise TeamPermissionError("only the team's owners can require two-factor authentication")
+    Team.objects.filter(pk=team.pk).update(require_mfa=bool(required))
+    team.refresh_from_db(fields=["require_mfa"])
     return team
 
 
@@ -197,7 +209,8 @@ def invitation_for_token(token: str) -> Invitation | None:
 
 def invitation_accept(*, token: str, user) -> Membership:
     """Join the team as the invited role. The link works once, before it expires, and only
-    for an account with the invited email address."""
+    for an account that has verified the invited email address (anyone can type an address
+    into a profile; only its owner can click the confirmation link sent to it)."""
     invitation = invitation_for_token(token)
     if invitation is None:
         raise InvitationError("This invitation link is not valid.")
@@ -208,10 +221,11 @@ def invitation_accept(*, token: str, user) -> Membership:
         raise InvitationError("This invitation was withdrawn; ask for a new one.")
     if invitation.expires_at <= now:
         raise InvitationError("This invitation has expired; ask for a new one.")
-    if (user.email or "").strip().lower() != invitation.email:
+    if not has_verified_email(user=user, email=invitation.email):
         raise InvitationError(
             f"This invitation was sent to {_mask_email(invitation.email)}. Sign in with the "
-            "account that has this email address (or change your email) to accept it."
+            "account that has verified this email address (or add it to your account and "
+            "confirm it) to accept it."
         )
     if Membership.objects.filter(team=invitation.team, user=user).exists():
         raise InvitationError(f"You are already a member of {invitation.team.name}.")

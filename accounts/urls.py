@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import views
@@ -6,12 +5,14 @@ from accounts import views
 app_name = "accounts"
 
 urlpatterns = [
-    path("signup/", views.signup, name="signup"),
+    # Sign-up, sign-in, sign-out, email and passwords are allauth's, under the same prefix
+    # (portal/urls.py): account_signup, account_login, account_change_password, ...
     path("team/", views.team_current, name="team"),
     path("teams/", views.teams, name="teams"),
     path("teams/<int:team_id>/", views.team_detail, name="team_detail"),
     path("teams/<int:team_id>/switch/", views.team_switch, name="team_switch"),
     path("teams/<int:team_id>/invite/", views.team_invite, name="team_invite"),
+    path("teams/<int:team_id>/mfa/", views.team_mfa, name="team_mfa"),
     path(
         "teams/<int:team_id>/invitations/<int:invitation_id>/revoke/",
         views.invitation_revoke,
@@ -28,17 +29,4 @@ urlpatterns = [
         name="member_remove",
     ),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
-    path(
-        "password/",
-        auth_views.PasswordChangeView.as_view(
-            template_name="accounts/password_change.html",
-            success_url="/accounts/password/done/",
-        ),
-        name="password_change",
-    ),
-    path(
-        "password/done/",
-        auth_views.PasswordChangeDoneView.as_view(template_name="accounts/password_done.html"),
-        name="password_change_done",
-    ),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 
 
 class VaultError(Exception):
@@ -25,6 +26,7 @@ def _fernet() -> MultiFernet:
         ) from exc
 
 
+@sensitive_variables("secret")
 def encrypt(secret: str) -> str:
     return _fernet().encrypt(secret.encode()).decode()
 

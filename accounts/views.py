@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -9,11 +8,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import services
-from accounts.forms import InviteForm, RoleForm, SignUpForm, TeamCreateForm
+from accounts.forms import InviteForm, RoleForm, TeamCreateForm, TeamMfaForm
 from accounts.models import Role
 from accounts.selectors import (
     SESSION_TEAM_KEY,
     current_team_required,
+    email_state,
     invitations_open,
     members_of,
     membership_of,
@@ -31,17 +31,21 @@ def _safe_next(request) -> str:
     return target if ok else ""
 
 
-def signup(request):
-    if request.user.is_authenticated:
-        return redirect("videos:gallery")
-    form = SignUpForm(request.POST or None)
-    next_url = _safe_next(request)  # e.g. back to an invitation link
-    if request.method == "POST" and form.is_valid():
-        user = form.save()  # the post_save signal gives the user a personal team
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, "Welcome! Add your MiniMax API key to start making videos.")
-        return redirect(next_url or "videos:keys")
-    return render(request, "accounts/signup.html", {"form": form, "next": next_url})
+# Sign-up, sign-in, sign-out and passwords: allauth (portal/urls.py, templates/account/).
+
+
+def too_many_requests(request, exception=None):
+    """The page allauth's rate limits answer with (sign-ins, sign-ups, resets from one address
+    past ACCOUNT_RATE_LIMITS): portal/urls.py names it handler429."""
+    return render(
+        request,
+        "error.html",
+        {
+            "status": 429,
+            "message": "Too many attempts from your address. Wait a minute, then try again.",
+        },
+        status=429,
+    )
 
 
 # --- Teams --------------------------------------------------------------------------------
@@ -81,6 +85,7 @@ def team_detail(request, team_id: int):
         "members": members_of(team=team),
         "invitations": invitations_open(team=team) if can_manage else [],
         "invite_form": InviteForm(),
+        "mfa_form": TeamMfaForm(initial={"require_mfa": team.require_mfa}),
         "roles": Role.choices,
         "now": timezone.now(),
         "invite_link": request.session.pop("invite_link", ""),
@@ -91,10 +96,27 @@ def team_detail(request, team_id: int):
 @login_required
 @require_POST
 def team_switch(request, team_id: int):
-    team = team_for_member(user=request.user, team_id=team_id)
+    # Switching stays open: working in the team then asks for two-factor (the middleware).
+    team = team_for_member(user=request.user, team_id=team_id, enforce_mfa=False)
     request.session[SESSION_TEAM_KEY] = team.pk
     messages.success(request, f"You are working in “{team.name}” now.")
     return redirect(_safe_next(request) or "videos:job_list")
+
+
+@login_required
+@require_POST
+def team_mfa(request, team_id: int):
+    team = team_for_member(user=request.user, team_id=team_id)
+    form = TeamMfaForm(request.POST)
+    required = form.is_valid() and form.cleaned_data["require_mfa"]
+    services.team_require_mfa(team=team, by=request.user, required=required)  # 403 if not owner
+    if required:
+        messages.success(
+            request, f"“{team.name}” now requires two-factor authentication of its members."
+        )
+    else:
+        messages.success(request, f"“{team.name}” no longer requires two-factor authentication.")
+    return redirect("accounts:team_detail", team_id=team.pk)
 
 
 @login_required
@@ -204,9 +226,15 @@ def invitation(request, token: str):
         )
         return redirect("accounts:team_detail", team_id=membership.team_id)
     state = found.state(timezone.now())
-    wrong_email = (request.user.email or "").strip().lower() != found.email
+    address = email_state(user=request.user, email=found.email)
     return render(
         request,
         "accounts/invitation.html",
-        {"invitation": found, "state": state, "wrong_email": wrong_email},
+        {
+            "invitation": found,
+            "state": state,
+            # The address is on the account but not confirmed yet: say that, not "another".
+            "unverified_email": address == "unverified",
+            "wrong_email": address is None,
+        },
     )

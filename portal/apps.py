@@ -1,8 +1,14 @@
-"""The project package as an app: only to connect the log context to django-q2's signals."""
+"""The project package as an app: only to connect the log context to django-q2's signals;
+and the admin's app config, with the portal's admin site (portal/admin_site.py)."""
 
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.contrib.admin.apps import AdminConfig
+
+
+class PortalAdminConfig(AdminConfig):
+    default_site = "portal.admin_site.PortalAdminSite"
 
 
 class PortalConfig(AppConfig):

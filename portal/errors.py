@@ -14,6 +14,8 @@ from typing import Any
 class DomainError(Exception):
     status = 400
     code = "bad_request"
+    # Seconds after which trying again may succeed (sent as Retry-After), when known.
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
         super().__init__(message)

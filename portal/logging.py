@@ -188,6 +188,9 @@ def logging_config(*, json_lines: bool, level: str = "INFO") -> dict[str, Any]:
             # them to the root handler instead.
             "django": {"handlers": [], "level": level, "propagate": True},
             "django.server": {"handlers": [], "level": level, "propagate": True},
+            # At DEBUG, the template engine logs every failed variable lookup with the repr
+            # of the whole context: the page's one-time API token or webhook secret with it.
+            "django.template": {"handlers": [], "level": "INFO", "propagate": True},
         },
     }
 

@@ -32,10 +32,35 @@ def resolve(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
+# IPv6 forms that carry an IPv4 address a router or the kernel may reach for them: NAT64
+# (64:ff9b::/96, and the local-use 64:ff9b:1::/48) and 6to4 (2002::/16). They are "global"
+# to ipaddress, so the IPv4 inside decides.
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_6TO4 = ipaddress.ip_network("2002::/16")
+# IPv4-compatible addresses (::a.b.c.d, deprecated but still parsed and routed by some stacks).
+_V4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped:  # ::ffff:127.0.0.1
+        return ip.ipv4_mapped
+    if ip.sixtofour:  # 2002:7f00:1::
+        return ip.sixtofour
+    if any(ip in net for net in _NAT64) or (ip in _V4_COMPATIBLE and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)  # the low 32 bits
+    return None
+
+
 def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
+        address.split("%", 1)[0]  # drop an IPv6 zone id
+    )
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(ip)
+        if inner is not None:
+            ip = inner  # [::127.0.0.1], 64:ff9b::7f00:1 and 2002:7f00:1:: are loopback too
+        elif ip in _6TO4 or any(ip in net for net in _NAT64):
+            return False
     # is_global is False for private, loopback, link-local, shared (100.64/10), reserved...
     return ip.is_global and not ip.is_multicast
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -48,6 +49,50 @@ DEBUG = env_bool("DJANGO_DEBUG", True)
 # one is named in a single error, so an operator fixes them in one go, not one per restart.
 # Values are never echoed. See docs/deploy.md for what each one is.
 REQUIRED_IN_PRODUCTION = ("DJANGO_SECRET_KEY", "VAULT_KEYS")
+# Django's backends that deliver nothing: fine on a laptop, silent loss of every verification
+# and password-reset mail in production.
+DEV_EMAIL_BACKENDS = tuple(
+    f"django.core.mail.backends.{name}.EmailBackend"
+    for name in ("console", "locmem", "dummy", "filebased")
+)
+
+
+def parse_email_url(url: str) -> dict[str, Any]:
+    """EMAIL_URL as Django's EMAIL_* settings.
+
+    `smtp://user:password@host:587/?tls=true` (STARTTLS), `smtps://user:password@host/` (TLS
+    from the first byte, port 465), `smtp://host:25/` (a local relay); `timeout=` in seconds
+    (default 10, so a hung server cannot hold a web thread). User and password are
+    percent-decoded. Raises ValueError with a message that never repeats the URL (it holds a
+    password).
+    """
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    truthy = ("1", "true", "yes", "on")
+    usage = "EMAIL_URL is not a usable smtp://[user:password@]host[:port]/ or smtps:// URL"
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ValueError(usage)
+    query = {name: values[-1].strip().lower() for name, values in parse_qs(parts.query).items()}
+    ssl = parts.scheme == "smtps" or query.get("ssl") in truthy
+    tls = query.get("tls") in truthy
+    if ssl and tls:
+        raise ValueError("EMAIL_URL asks for both STARTTLS (tls=true) and TLS (smtps/ssl=true)")
+    try:
+        port = parts.port or (465 if ssl else 587 if tls else 25)
+        timeout = int(query.get("timeout", "10"))
+    except ValueError:
+        raise ValueError(usage) from None
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname,
+        "EMAIL_PORT": port,
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_TLS": tls,
+        "EMAIL_USE_SSL": ssl,
+        "EMAIL_TIMEOUT": timeout,
+    }
 
 
 def _production_problems() -> list[str]:
@@ -60,6 +105,26 @@ def _production_problems() -> list[str]:
         except ValueError:
             problems.append("VAULT_KEYS holds a value that is not a Fernet key")
             break
+    # Mail must really go out: sign-up verification and password resets depend on it.
+    backend = env("EMAIL_BACKEND").strip()
+    if backend in DEV_EMAIL_BACKENDS:
+        name = backend.split(".")[-2]
+        problems.append(f"EMAIL_BACKEND is Django's {name} backend, which delivers no mail")
+    elif backend in ("", "django.core.mail.backends.smtp.EmailBackend"):
+        # SMTP (the default in production) is configured by EMAIL_URL; another backend
+        # (django-anymail's) brings its own settings.
+        if not env("EMAIL_URL"):
+            problems.append("EMAIL_URL is not set")
+        else:
+            try:
+                parse_email_url(env("EMAIL_URL"))
+            except ValueError as exc:
+                problems.append(str(exc))
+    if env("SSO_PROVIDERS_JSON"):
+        try:
+            json.loads(env("SSO_PROVIDERS_JSON"))
+        except ValueError:
+            problems.append("SSO_PROVIDERS_JSON is not valid JSON")
     return problems
 
 
@@ -78,7 +143,8 @@ SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with the site of portal/admin_site.py.
+    "portal.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -92,6 +158,13 @@ INSTALLED_APPS = [
     "billing",
     "integrations",
     "portal.apps.PortalConfig",
+    # Accounts: sign-up, sign-in, email verification, password reset, two-factor
+    # (django-allauth). After "accounts", whose templates (accounts/templates/) restyle allauth's.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    # The Content-Security-Policy header (its policy is under "Security" below).
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -103,13 +176,18 @@ MIDDLEWARE = [
     # pages become JSON.
     "portal.api.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header on every answer, error pages included.
+    "csp.middleware.CSPMiddleware",
     # Static files straight from the web process, compressed and cached forever by hash.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A member of a team that requires two-factor authentication sets it up first.
+    "accounts.middleware.TeamMfaRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A service's refusal raised out of a page view becomes the error page with its status.
     "portal.web.DomainErrorMiddleware",
@@ -139,7 +217,10 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=60,
+        # 0 (one connection per request) by default: under ASGI each request runs its sync
+        # code in a thread of its own, where a kept connection would outlive its thread (Django
+        # advises against persistent connections there). Workers may keep theirs (60).
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
         # A persistent connection the database dropped (failover, restart) is replaced
         # before the request uses it, not discovered by a 500.
         conn_health_checks=True,
@@ -174,9 +255,75 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-LOGIN_URL = "login"
+# --- Accounts (django-allauth) ------------------------------------------------------------
+# Sign-up with a unique, verified email; sign-in by username or email; password reset and
+# change; optional TOTP two-factor (which a team's owners can require: accounts.middleware).
+AUTHENTICATION_BACKENDS = [
+    # Django's own, for authenticate(username=..., password=...) outside the sign-in page.
+    "django.contrib.auth.backends.ModelBackend",
+    # The sign-in page (the admin's too, portal/urls.py): username or email, rate-limited.
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "videos:gallery"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "account_login"
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+# No sign-in before the address is confirmed: invitations and password resets go to it.
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+# The link in the mail opens a page with a button (a mail scanner's GET confirms nothing);
+# confirming in the browser that signed up signs in and goes on to where sign-up was heading
+# (e.g. back to an invitation link).
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_SIGNUP_REDIRECT_URL = "videos:keys"  # a new user's first step: their upstream key
+ACCOUNT_SESSION_REMEMBER = True  # as before: a session lasts SESSION_COOKIE_AGE, no checkbox
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Video Agent Portal] "
+# Throttling ("amount/period/per"; allauth's syntax). Failed sign-ins count per client IP and
+# per account (accounts.adapter folds username and email into one key); past the limit even
+# the right password is refused until the period has passed. Counters live in the cache
+# (CACHES below: shared by every process when REDIS_URL is set).
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "confirm_email": "1/3m/key",
+}
+# The client IP the per-IP limits count: behind the load balancer (docs/deploy.md) it is the
+# last X-Forwarded-For entry the balancer added; without one, REMOTE_ADDR. 0 trusts no header.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0 if DEBUG else 1)
+if env("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env("REDIS_URL"),
+            # One Redis may serve several sites (or test runs): their counters stay apart.
+            "KEY_PREFIX": env("Q_CLUSTER_NAME", "portal"),
+        }
+    }
+# Two-factor: an authenticator app (TOTP) and one-time recovery codes. No WebAuthn, so no
+# script runs on these pages.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Video Agent Portal"
+
+# Single sign-on, off until an operator names providers (docs/deploy.md, "Single sign-on"):
+# SSO_PROVIDERS=openid_connect (and/or saml), their apps in SSO_PROVIDERS_JSON (allauth's
+# SOCIALACCOUNT_PROVIDERS as JSON) or in the admin's "Social applications". Nothing is fetched
+# at start: OpenID discovery happens at the first sign-in through the provider.
+SSO_PROVIDERS = env_list("SSO_PROVIDERS")
+if SSO_PROVIDERS:
+    INSTALLED_APPS += [
+        "allauth.socialaccount",
+        *(f"allauth.socialaccount.providers.{name}" for name in SSO_PROVIDERS),
+    ]
+SOCIALACCOUNT_PROVIDERS: dict[str, Any] = json.loads(env("SSO_PROVIDERS_JSON") or "{}")
+# A provider's address is trusted as verified only when the provider says so (OIDC
+# email_verified); an existing account is never taken over by an address match alone.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -243,6 +390,13 @@ else:
 MINIMAX_BASE_URL = env("MINIMAX_BASE_URL", "https://api.minimax.io")
 MINIMAX_CN_BASE_URL = env("MINIMAX_CN_BASE_URL", "https://api.minimaxi.com")
 USEAPI_BASE_URL = env("USEAPI_BASE_URL", "https://api.useapi.net")
+# Where each upstream's result and image links may point (host names, or ".domain" for a
+# domain and its subdomains); empty: any public host. Every link is fetched at public
+# addresses only, each redirect hop checked again, whatever these say.
+MINIMAX_RESULT_HOSTS = env_list("MINIMAX_RESULT_HOSTS")
+USEAPI_RESULT_HOSTS = env_list("USEAPI_RESULT_HOSTS")
+# A result download taking longer than this is cut and retried later (seconds).
+DOWNLOAD_MAX_SECONDS = env_int("DOWNLOAD_MAX_SECONDS", 900)
 # Where the upstream can reach our callback view; unset: no callback_url, polling does it.
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL").rstrip("/")
 # (connect, read) seconds for every upstream call; a create gets longer to answer, since an
@@ -280,6 +434,11 @@ JOB_SLOW_POLL_SECONDS = env_int("JOB_SLOW_POLL_SECONDS", 3600)
 # A job in `submitting` this long had its worker die mid-call: the reconciler requeues it.
 JOB_SUBMITTING_STUCK_SECONDS = env_int("JOB_SUBMITTING_STUCK_SECONDS", 300)
 JOB_FETCH_MAX_ATTEMPTS = env_int("JOB_FETCH_MAX_ATTEMPTS", 8)
+# A look at a processing job that breaks unexpectedly (a bug, the database) is tried again at
+# the next look; after this many such breaks in a job's life it fails rather than loop.
+JOB_POLL_MAX_ERRORS = env_int("JOB_POLL_MAX_ERRORS", 5)
+# Pushes from the upstream make a job be asked at once, at most once per this many seconds.
+JOB_FORCED_POLL_MIN_SECONDS = env_int("JOB_FORCED_POLL_MIN_SECONDS", 5)
 # After a create whose answer was lost, wait this long for the upstream to show the task (a
 # push to the job's callback URL, its listings) before asking it to create again.
 JOB_AMBIGUOUS_GRACE_SECONDS = env_int("JOB_AMBIGUOUS_GRACE_SECONDS", 120)
@@ -301,6 +460,10 @@ WEBHOOK_SECRET_OVERLAP_SECONDS = env_int("WEBHOOK_SECRET_OVERLAP_SECONDS", 24 * 
 SSE_POLL_SECONDS = float(env("SSE_POLL_SECONDS", "1.0"))
 SSE_HEARTBEAT_SECONDS = float(env("SSE_HEARTBEAT_SECONDS", "15"))
 SSE_MAX_SECONDS = float(env("SSE_MAX_SECONDS", "300"))
+# Open event streams at once, per API token and per team, across all web workers (429 past
+# them): one caller cannot take a site's streams.
+SSE_MAX_PER_TOKEN = env_int("SSE_MAX_PER_TOKEN", 10)
+SSE_MAX_PER_TEAM = env_int("SSE_MAX_PER_TEAM", 100)
 
 # --- Teams, quotas and billing ------------------------------------------------------------
 # The plan a new team starts on (made by billing's data migration; edit it in the admin after).
@@ -310,12 +473,46 @@ DEFAULT_PLAN_BUDGET_CENTS = env_int("DEFAULT_PLAN_BUDGET_CENTS", 10_000)
 DEFAULT_PLAN_MAX_CONCURRENT = env_int("DEFAULT_PLAN_MAX_CONCURRENT", 25)
 # An invitation link works once, until it expires.
 INVITATION_EXPIRY_DAYS = env_int("INVITATION_EXPIRY_DAYS", 7)
-# Invitation emails: printed on the console unless a real backend is configured.
-EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+
+# --- Email ------------------------------------------------------------------------------
+# Verification, password-reset and invitation mails, through Django's email API. Development
+# prints them on the console. Production sends through SMTP given by EMAIL_URL
+# (smtp://user:password@host:587/?tls=true, parsed by parse_email_url above), or through the
+# backend EMAIL_BACKEND names (django-anymail's for Mailgun, SES, Postmark, ...: docs/deploy.md);
+# a backend that delivers nothing stops the start (_production_problems).
+EMAIL_URL = env("EMAIL_URL")
+if EMAIL_URL:
+    try:
+        _smtp = parse_email_url(EMAIL_URL)
+    except ValueError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+    EMAIL_HOST = _smtp["EMAIL_HOST"]
+    EMAIL_PORT = _smtp["EMAIL_PORT"]
+    EMAIL_HOST_USER = _smtp["EMAIL_HOST_USER"]
+    EMAIL_HOST_PASSWORD = _smtp["EMAIL_HOST_PASSWORD"]
+    EMAIL_USE_TLS = _smtp["EMAIL_USE_TLS"]
+    EMAIL_USE_SSL = _smtp["EMAIL_USE_SSL"]
+    EMAIL_TIMEOUT = _smtp["EMAIL_TIMEOUT"]
+EMAIL_BACKEND = env("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_URL or not DEBUG
+    else "django.core.mail.backends.console.EmailBackend"
+)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Video Agent Portal <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# django-anymail reads its settings from ANYMAIL: ANYMAIL_MAILGUN_API_KEY=... in the
+# environment becomes ANYMAIL["MAILGUN_API_KEY"] (the names of anymail's documentation).
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): value
+    for name, value in os.environ.items()
+    if name.startswith("ANYMAIL_")
+}
 
 # --- Background work (django-q2) -------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
+# `manage.py worker` on SIGTERM: running tasks get this long to finish, then are killed (and
+# handed out again by the sweeper). Below the 30 s most service managers wait before SIGKILL.
+WORKER_STOP_GRACE_SECONDS = env_int("WORKER_STOP_GRACE_SECONDS", 20)
 Q_CLUSTER: dict[str, Any] = {
     # The Redis queue is named after it (django_q:<name>:q) and task packages are signed with
     # it: every web and worker host of one site must use the same name. Two sites (or two
@@ -346,6 +543,11 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Links out of the portal carry no path (job ids, invitation tokens stay here).
+SECURE_REFERRER_POLICY = "same-origin"
+# Only for a local production-like try-out that seeds the demo user on purpose
+# (DJANGO_SILENCED_SYSTEM_CHECKS=accounts.E001); never in a real deployment.
+SILENCED_SYSTEM_CHECKS = env_list("DJANGO_SILENCED_SYSTEM_CHECKS")
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -356,6 +558,57 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+
+# Content-Security-Policy (django-csp): scripts only from our own static files, never inline
+# (data for them comes as `json_script` blocks); no plugins, no framing, forms post here only.
+# Stored videos and images may be redirects to signed links of the bucket: its origin is
+# allowed for media and images (CSP_MEDIA_ORIGINS adds others, e.g. a CDN in front of it).
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+_STORAGE_ORIGINS = (
+    ([_origin(S3_ENDPOINT_URL)] if S3_ENDPOINT_URL else ["https://*.amazonaws.com"])
+    if S3_BUCKET
+    else []
+) + env_list("CSP_MEDIA_ORIGINS")
+_SSO_ORIGINS = [
+    _origin(app["settings"]["server_url"])
+    for provider in SOCIALACCOUNT_PROVIDERS.values()
+    for app in provider.get("APPS", [])
+    if app.get("settings", {}).get("server_url")
+] + env_list("CSP_FORM_ACTION_ORIGINS")
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Stylesheets only from our static files. Inline style *attributes* are allowed (not
+        # <style> elements): the progress and quota bars (videos/job_detail.html,
+        # billing/usage.html) set their width with style="width: N%", from numbers the
+        # server computed. An attribute can carry no selector or script, so this allows no
+        # style injection that reads the page. The SVG charts (billing/charts.py) use
+        # presentation attributes (fill=), which CSP does not restrict.
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        # data: for the TOTP QR code (allauth renders it as an SVG data URL) and the icons
+        # of the API docs' stylesheet.
+        "img-src": ["'self'", "data:", *_STORAGE_ORIGINS],
+        "media-src": ["'self'", *_STORAGE_ORIGINS],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        # A sign-in through single sign-on posts here and is redirected to the identity
+        # provider, which form-action covers too: its origin (OIDC server_url, or
+        # CSP_FORM_ACTION_ORIGINS for SAML and the rest) is allowed.
+        "form-action": ["'self'", *_SSO_ORIGINS],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- Logging ----------------------------------------------------------------------------
 # Secrets are redacted from every line (portal/logging.py). Production writes one JSON object

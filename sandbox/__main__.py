@@ -30,6 +30,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--video-url-ttl", type=float, default=9 * 3600.0, help="seconds")
     parser.add_argument("--public-url", default=None, help="origin used in video/download URLs")
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
+    parser.add_argument(
+        "--chaos",
+        type=float,
+        default=0.0,
+        help="chaos mode: the share of calls to fault transiently, 0..1 (default 0: off)",
+    )
+    parser.add_argument("--chaos-seed", type=int, default=0, help="chaos mode's seed")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -42,6 +49,8 @@ def main(argv: list[str] | None = None) -> None:
         quiet=args.quiet,
         useapi_generation_seconds=args.useapi_generation_seconds,
         heartbeat_seconds=args.heartbeat_seconds,
+        chaos=args.chaos,
+        chaos_seed=args.chaos_seed,
     )
     stop = threading.Event()
     # Signal handlers run in the main thread, which only waits, so setting an Event is enough.

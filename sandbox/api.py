@@ -8,12 +8,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from . import chaos as faults
 from . import codes
 from .callbacks import PushScheduler, post_json, verify_challenge
+from .chaos import Chaos, GatewayError, digest
 from .directives import Directives, parse_directives
 from .signing import UrlSigner
 from .state import FAIL, PROCESSING, SUCCESS, Task, TaskStore
-from .validation import InvalidParams, parse_create
+from .validation import InvalidParams, is_http_url, parse_create
 
 log = logging.getLogger("sandbox")
 
@@ -26,6 +28,8 @@ LOWER_STATUS = {
     "Fail": "failed",
 }
 PUSH_STATUS = {"Processing": "processing", "Success": "Success", "Fail": "failed"}
+# Chaos mode's second copy of a push is scheduled under this prefix.
+DUPLICATE = "duplicate:"
 
 
 @dataclass
@@ -36,11 +40,19 @@ class SandboxConfig:
     callback_timeout: float = 3.0
     slow_query_seconds: float = 3.0
     slow_create_seconds: float = 3.0
+    slow_file_seconds: float = 3.0
 
 
 class SandboxApi:
-    def __init__(self, config: SandboxConfig, video_size: int, public_url: str = "") -> None:
+    def __init__(
+        self,
+        config: SandboxConfig,
+        video_size: int,
+        public_url: str = "",
+        chaos: Chaos | None = None,
+    ) -> None:
         self.config = config
+        self.chaos = chaos or Chaos()
         self.video_size = video_size  # every generated "video" is the sample asset
         self.public_url = public_url.rstrip("/")
         self.store = TaskStore()
@@ -73,6 +85,16 @@ class SandboxApi:
             request = parse_create(raw_body)
         except InvalidParams as exc:
             return {"task_id": "", "base_resp": codes.base_resp(codes.INVALID_PARAMS, str(exc))}
+        fault = None
+        if not directives.nochaos:
+            # A retry is the same call, whichever key sends it: its callback URL names the job
+            # (the body may not repeat byte for byte: signed image links carry a timestamp).
+            identity = request.callback_url or digest(raw_body)
+            fault = self.chaos.fault("minimax.create", identity, faults.MINIMAX_CREATE)
+        if fault is not None and fault.kind == "http":
+            raise GatewayError(fault.code)  # a gateway's answer: nothing reached MiniMax
+        if fault is not None and fault.kind == "code":
+            return {"task_id": "", "base_resp": codes.base_resp(fault.code)}
         # The real upstream verifies the receiver before it accepts the task.
         if request.callback_url and not verify_challenge(
             request.callback_url, self.config.callback_timeout
@@ -88,14 +110,16 @@ class SandboxApi:
             outcome=FAIL if directives.fail else SUCCESS,
             with_file=directives.fileid,
             callback_url=request.callback_url,
+            media_urls=[m for m in request.media_inputs if is_http_url(m)],
         )
         if task.callback_url:
-            self.scheduler.schedule(task.processing_monotonic, task.task_id, PROCESSING)
-            self.scheduler.schedule(task.done_monotonic, task.task_id, task.outcome)
+            self._schedule_pushes(task, chaotic=not directives.nochaos)
         if directives.slowcreate:
             # The task exists (and would be billed) before the answer leaves: a client that
             # times out meanwhile has an ambiguous create on its hands.
             self._stopping.wait(self.config.slow_create_seconds)
+        elif fault is not None and fault.kind == "late":
+            self._stopping.wait(self.chaos.late_seconds)  # the same, by chaos
         return {"task_id": task.task_id, "base_resp": codes.base_resp(codes.SUCCESS)}
 
     def query(self, authorization: str | None, params: dict[str, str]) -> dict[str, Any]:
@@ -104,6 +128,12 @@ class SandboxApi:
         key, directives, failure = self._authenticate(authorization)
         if failure is not None:
             return {**empty, "base_resp": failure}
+        if not directives.nochaos:
+            fault = self.chaos.fault("minimax.query", task_id, faults.MINIMAX_QUERY)
+            if fault is not None and fault.kind == "http":
+                raise GatewayError(fault.code)
+            if fault is not None:
+                return {**empty, "base_resp": codes.base_resp(fault.code)}
         if directives.slowquery:
             # Bounded, and cut short when the server stops.
             self._stopping.wait(self.config.slow_query_seconds)
@@ -119,10 +149,16 @@ class SandboxApi:
         return self._task_body(task, status, spelled)
 
     def retrieve_file(self, authorization: str | None, params: dict[str, str]) -> dict[str, Any]:
-        key, _, failure = self._authenticate(authorization)
+        key, directives, failure = self._authenticate(authorization)
         if failure is not None:
             return {"file": None, "base_resp": failure}
         file_id = params.get("file_id", "")
+        if not directives.nochaos:
+            fault = self.chaos.fault("minimax.retrieve", file_id, faults.MINIMAX_QUERY)
+            if fault is not None and fault.kind == "http":
+                raise GatewayError(fault.code)
+            if fault is not None:
+                return {"file": None, "base_resp": codes.base_resp(fault.code)}
         task = self.store.get_by_file(file_id, owner_key=key) if file_id else None
         # A file exists only once its task has succeeded.
         if task is None or task.status() != SUCCESS:
@@ -140,6 +176,19 @@ class SandboxApi:
             },
             "base_resp": codes.base_resp(codes.SUCCESS),
         }
+
+    def file_delay(self, name: str) -> float:
+        """How long the download of file ``name`` (``video-<task>``, ``file-<file>``) is
+        spread over: ``slow_file_seconds`` for tasks of a ``slowfile`` key, else 0."""
+        kind, _, ident = name.partition("-")
+        task = self.store.get(ident) if kind == "video" else self.store.get_by_file(ident)
+        if task is None or not parse_directives(task.owner_key).slowfile:
+            return 0.0
+        return self.config.slow_file_seconds
+
+    def pause(self, seconds: float) -> None:
+        """Sleep, cut short when the server stops."""
+        self._stopping.wait(seconds)
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -167,12 +216,29 @@ class SandboxApi:
         body["base_resp"] = codes.base_resp(codes.SUCCESS)
         return body
 
-    def _deliver_push(self, task_id: str, status: str) -> None:
+    def _schedule_pushes(self, task: Task, *, chaotic: bool) -> None:
+        pushes = [(task.processing_monotonic, PROCESSING), (task.done_monotonic, task.outcome)]
+        if chaotic and self.chaos.chance("minimax.push.reorder", task.task_id):
+            # The "processing" push is late: it arrives after the final one.
+            late = self.chaos.offset("reorder", task.task_id, 0.2, 1.0)
+            pushes[0] = (task.done_monotonic + late, PROCESSING)
+        for due, status in pushes:
+            self.scheduler.schedule(due, task.task_id, status)
+            twin = f"{task.task_id}:{status}"
+            if chaotic and self.chaos.chance("minimax.push.duplicate", twin):
+                again = due + self.chaos.offset("duplicate", twin, 0.1, 1.5)
+                self.scheduler.schedule(again, task.task_id, DUPLICATE + status)
+
+    def _deliver_push(self, task_id: str, event: str) -> None:
         task = self.store.get(task_id)
         if task is None or not task.callback_url:
             return  # reset since scheduling
+        status = event.removeprefix(DUPLICATE)
         payload = self._task_body(task, status, PUSH_STATUS[status])
         entry: dict[str, Any] = {"status": payload["status"], "at": time.time(), "ok": True}
+        if status != event:
+            entry["duplicate"] = True
+            self.chaos.note("minimax.push.delivered_duplicate")
         try:
             post_json(task.callback_url, payload, self.config.callback_timeout)
         except Exception as exc:

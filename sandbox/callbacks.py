@@ -60,7 +60,8 @@ class PushScheduler:
     """One thread delivering due pushes in order, from a heap guarded by a Condition.
 
     Pushes are delivered one at a time on purpose: a task's "processing" push can then never
-    overtake its final push, whatever the receiver's latency.
+    overtake its final push, whatever the receiver's latency (chaos mode reorders them by
+    scheduling, on purpose).
     """
 
     def __init__(self, deliver: Callable[[str, str], None]) -> None:
@@ -83,6 +84,11 @@ class PushScheduler:
     def clear(self) -> None:
         with self._cond:
             self._heap.clear()
+
+    def pending(self) -> int:
+        """How many deliveries are scheduled and not started yet."""
+        with self._cond:
+            return len(self._heap)
 
     def stop(self, timeout: float = 5.0) -> None:
         with self._cond:

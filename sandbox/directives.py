@@ -8,6 +8,16 @@ from dataclasses import dataclass
 _ERR = re.compile(r"err(\d+)")
 _FLAKY = re.compile(r"flaky(\d+)")
 _GEN = re.compile(r"gen(\d+(?:\.\d+)?)")
+_FLAGS = (
+    "invalid",
+    "fail",
+    "fileid",
+    "lower",
+    "slowquery",
+    "slowcreate",
+    "slowfile",
+    "nochaos",
+)
 
 
 @dataclass(frozen=True)
@@ -21,13 +31,15 @@ class Directives:
     gen: float | None = None
     slowquery: bool = False
     slowcreate: bool = False
+    slowfile: bool = False
+    nochaos: bool = False
 
 
 def parse_directives(key: str) -> Directives:
     """Read the dash-separated words after ``sk-``; unknown words are ordinary key material."""
     found: dict[str, object] = {}
     for word in key.removeprefix("sk-").split("-"):
-        if word in ("invalid", "fail", "fileid", "lower", "slowquery", "slowcreate"):
+        if word in _FLAGS:
             found[word] = True
         elif m := _ERR.fullmatch(word):
             # err0 would mean "succeed", which is what a key without err does anyway.

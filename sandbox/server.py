@@ -29,6 +29,8 @@ answers 1004 "authentication failed". Dash-separated words after ``sk-`` switch 
 - ``gen<N>``    this key's tasks take N seconds (decimals allowed) instead of the default.
 - ``slowquery`` query answers are delayed by 3 s (client timeout tests).
 - ``slowcreate`` the create makes the task, then answers 3 s late (ambiguous creates).
+- ``slowfile``  downloads of this key's videos are spread over ``slow_file_seconds`` (3 s).
+- ``nochaos``   chaos mode (below) leaves this key's calls and pushes alone.
 
 Callbacks: with ``callback_url`` the create first POSTs ``{"challenge": ...}`` there (3 s timeout)
 and answers 2013 "callback_url verification failed" unless the same challenge is echoed as JSON.
@@ -75,23 +77,45 @@ Auth is ``Authorization: Bearer user:<number>-<string>``; anything else answers 
 - ``poll596``      the first ``GET videos/{id}`` of each video answers 596.
 - ``busy``         one video at a time per account (otherwise ``maxJobs``, default 3); beyond
   it agent-create answers 429 with ``Retry-After: 3``.
+- ``slowupload``   ``POST files/`` stores the file, then answers ``slow_upload_seconds`` (3 s)
+  late.
+- ``nochaos``      chaos mode (below) leaves this token's calls and replies alone.
+
+Chaos mode (opt-in; off by default, and then nothing above changes): ``SandboxServer(chaos=0.3,
+chaos_seed=7)`` or ``python -m sandbox --chaos 0.3 --chaos-seed 7`` faults about 30 % of the
+calls to create, query, files/retrieve, useapi's ``POST files/``, agent-create and ``GET
+videos/{id}`` transiently: MiniMax codes 1000/1001/1033 (and ``chaos_rate_limits`` times
+1002), HTTP 502 (and 596, 429 for useapi), creates that make the task but answer after
+``chaos_late_seconds``, useapi streams dropped before they name the video; and it duplicates
+and reorders pushes. Decisions are deterministic per seed and request, and no request is
+faulted more than ``chaos_max_run`` times in a row; the details are in ``sandbox.chaos``.
+``chaos_stats()`` (``GET /_sandbox/chaos``) tallies what was done. A gateway's 502 answers
+``text/html``, not JSON, like a real one.
+
+Test aids for every mode: ``in_flight()`` lists the requests being answered right now (method,
+path, the client's port, the key's last 4 characters, seconds so far), so a test can tell
+which client process is inside a slow call; ``pending_pushes()`` counts the pushes and replyUrl
+posts still to be sent.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
 import threading
+import time
 import uuid
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from . import codes
 from .api import SandboxApi, SandboxConfig
+from .chaos import Chaos, GatewayError
 from .signing import UrlSigner
 from .useapi.answers import Answer, UseapiError
 from .useapi.api import UseapiApi, UseapiConfig
@@ -106,6 +130,7 @@ _FILE_PATH = re.compile(r"/_sandbox/files/([A-Za-z0-9_-]{1,100})\.mp4")
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 USEAPI_PREFIX = "/v1/minimax"
 _USEAPI_FILE = re.compile(r"/_sandbox/useapi/files/([A-Za-z0-9_-]{1,100})\.(mp4|png)")
+TRICKLE_PIECES = 6  # a ``slowfile`` download arrives in this many pieces, evenly spread
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -135,6 +160,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
+        sandbox = self.server.sandbox
+        ticket = sandbox._begin(method, url.path, self.client_address, self.headers)
+        try:
+            self._route(method, url)
+        finally:
+            sandbox._end(ticket)
+
+    def _route(self, method: str, url: SplitResult) -> None:
         params = {k: v[0] for k, v in parse_qs(url.query).items()}
         api = self.server.sandbox.api
         auth = self.headers.get("Authorization")
@@ -158,9 +191,13 @@ class _Handler(BaseHTTPRequestHandler):
             elif (method, url.path) == ("POST", "/_sandbox/reset"):
                 self.server.sandbox.reset()
                 self._send_json({"ok": True})
+            elif (method, url.path) == ("GET", "/_sandbox/chaos"):
+                self._send_json(self.server.sandbox.chaos_stats())
             else:
                 resp = codes.base_resp(codes.INVALID_PARAMS, f"no route for {method} {url.path}")
                 self._send_json({"base_resp": resp}, HTTPStatus.NOT_FOUND)
+        except GatewayError as exc:
+            self._send_gateway_error(exc.status)
         except ConnectionError:
             # The client gave up (e.g. a timeout during "slowquery"); nobody is left to answer.
             self.close_connection = True
@@ -251,6 +288,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- plumbing ------------------------------------------------------------------------------
 
+    def _send_gateway_error(self, status: int) -> None:
+        """What a proxy in front of the upstream answers: HTML, not the API's JSON."""
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        data = f"<html><body><h1>{status} {phrase}</h1></body></html>".encode()
+        self._start(status, "text/html", len(data))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
     def _read_body(self) -> bytes | None:
         try:
             length = int(self.headers.get("Content-Length") or 0)
@@ -283,10 +329,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not signer.verify(name, params.get("expires", ""), params.get("sig", "")):
             self._send_json({"error": "link expired or signature invalid"}, HTTPStatus.FORBIDDEN)
             return
-        self._send_file(self.server.sandbox.video, "video/mp4", head)
+        api = self.server.sandbox.api
+        self._send_file(self.server.sandbox.video, "video/mp4", head, spread=api.file_delay(name))
 
-    def _send_file(self, data: bytes, content_type: str, head: bool) -> None:
-        """Serve ``data`` whole or as one requested byte range."""
+    def _send_file(self, data: bytes, content_type: str, head: bool, spread: float = 0.0) -> None:
+        """Serve ``data`` whole or as one requested byte range; ``spread`` > 0 trickles the
+        body out in pieces over that many seconds (``slowfile``)."""
         start, end = 0, len(data) - 1
         status = HTTPStatus.OK
         if m := _RANGE.fullmatch(self.headers.get("Range", "").strip()):
@@ -303,8 +351,17 @@ class _Handler(BaseHTTPRequestHandler):
         if status == HTTPStatus.PARTIAL_CONTENT:
             self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
         self.end_headers()
-        if not head:
-            self.wfile.write(data[start : end + 1])
+        if head:
+            return
+        body = data[start : end + 1]
+        if spread <= 0:
+            self.wfile.write(body)
+            return
+        step = -(-len(body) // TRICKLE_PIECES)
+        for offset in range(0, len(body), step):
+            self.server.sandbox.api.pause(spread / TRICKLE_PIECES)
+            self.wfile.write(body[offset : offset + step])
+            self.wfile.flush()
 
     def log_message(self, format: str, *args: Any) -> None:
         # Only the request line is logged, never headers, so keys stay out of logs.
@@ -344,6 +401,12 @@ class SandboxServer:
     ``err429``/``flaky429``), ``useapi_busy_retry_after`` (no free job slot), ``useapi_url_ttl``
     (result links, from completion) and ``useapi_retention_seconds`` (then 410). replyUrl posts
     use ``callback_timeout``.
+
+    Chaos mode (module docstring, ``sandbox.chaos``): ``chaos`` is the share of faultable
+    calls to fault (0, the default, turns it off), ``chaos_seed`` makes the run repeatable,
+    ``chaos_max_run`` caps the faults in a row per request, ``chaos_rate_limits`` the MiniMax
+    1002 answers in all, ``chaos_late_seconds`` how late a ``late`` create answers.
+    ``slow_file_seconds`` and ``slow_upload_seconds`` are the ``slowfile``/``slowupload`` delays.
     """
 
     def __init__(
@@ -365,6 +428,13 @@ class SandboxServer:
         useapi_busy_retry_after: int = 3,
         useapi_url_ttl: float = 24 * 3600.0,
         useapi_retention_seconds: float = 31 * 86400.0,
+        slow_file_seconds: float = 3.0,
+        slow_upload_seconds: float = 3.0,
+        chaos: float = 0.0,
+        chaos_seed: int = 0,
+        chaos_max_run: int = 2,
+        chaos_rate_limits: int = 1,
+        chaos_late_seconds: float = 3.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -378,8 +448,17 @@ class SandboxServer:
             callback_timeout=callback_timeout,
             slow_query_seconds=slow_query_seconds,
             slow_create_seconds=slow_create_seconds,
+            slow_file_seconds=slow_file_seconds,
         )
-        self.api = SandboxApi(config, video_size=len(self.video))
+        # One oracle for both flavours, so one seed repeats a whole mixed run.
+        self.chaos = Chaos(
+            chaos,
+            chaos_seed,
+            max_run=chaos_max_run,
+            rate_limits=chaos_rate_limits,
+            late_seconds=chaos_late_seconds,
+        )
+        self.api = SandboxApi(config, video_size=len(self.video), chaos=self.chaos)
         useapi_config = UseapiConfig(
             generation_seconds=(
                 generation_seconds
@@ -392,11 +471,15 @@ class SandboxServer:
             url_ttl=useapi_url_ttl,
             reply_timeout=callback_timeout,
             retention_seconds=useapi_retention_seconds,
+            slow_upload_seconds=slow_upload_seconds,
         )
         # Its own signing secret: a link of one flavour can never verify as the other's.
-        self.useapi = UseapiApi(useapi_config, self.video, UrlSigner())
+        self.useapi = UseapiApi(useapi_config, self.video, UrlSigner(), chaos=self.chaos)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._requests_lock = threading.Lock()
+        self._requests: dict[int, dict[str, Any]] = {}
+        self._request_numbers = itertools.count()
 
     @property
     def base_url(self) -> str:
@@ -451,9 +534,47 @@ class SandboxServer:
         return self.useapi.snapshot()
 
     def reset(self) -> None:
-        """Forget both flavours' tasks, videos, files, pending pushes and ``flaky`` history."""
+        """Forget both flavours' tasks, videos, files, pending pushes and ``flaky`` history
+        (and chaos mode's tally and request counts)."""
         self.api.reset()
         self.useapi.reset()
+        self.chaos.reset()
+
+    def chaos_stats(self) -> dict[str, Any]:
+        """What chaos mode did so far (``sandbox.chaos.Chaos.stats``)."""
+        return self.chaos.stats()
+
+    def pending_pushes(self) -> int:
+        """MiniMax pushes and useapi replyUrl posts scheduled but not sent yet."""
+        return self.api.scheduler.pending() + self.useapi.replies.pending()
+
+    def in_flight(self) -> list[dict[str, Any]]:
+        """The requests being answered now, oldest first: ``method``, ``path``,
+        ``client_port``, ``key_last4`` (of the Bearer key, "" without one) and ``seconds``."""
+        now = time.monotonic()
+        with self._requests_lock:
+            rows = sorted(self._requests.values(), key=lambda r: r["since"])
+            return [
+                {**{k: v for k, v in r.items() if k != "since"}, "seconds": now - r["since"]}
+                for r in rows
+            ]
+
+    def _begin(self, method: str, path: str, client: Any, headers: Any) -> int:
+        _, _, key = (headers.get("Authorization") or "").partition(" ")
+        number = next(self._request_numbers)
+        with self._requests_lock:
+            self._requests[number] = {
+                "method": method,
+                "path": path,
+                "client_port": int(client[1]) if len(client) > 1 else 0,
+                "key_last4": key.strip()[-4:],  # never the whole key, as everywhere
+                "since": time.monotonic(),
+            }
+        return number
+
+    def _end(self, number: int) -> None:
+        with self._requests_lock:
+            self._requests.pop(number, None)
 
     def signed_file_url(self, name: str, expires: int) -> str:
         """A file link as the sandbox would sign it (tests use it to forge expired links)."""

@@ -22,6 +22,8 @@ class Task:
     outcome: str  # SUCCESS or FAIL, decided at create time by the key's directives
     file_id: str | None  # only for keys with the ``fileid`` directive
     callback_url: str | None
+    # The inputs given as http(s) URLs (never data URLs): who asked for the task, for tests.
+    media_urls: list[str] = field(default_factory=list)
     created_at: float = field(default_factory=time.time)
     created_monotonic: float = field(default_factory=time.monotonic)
     pushes: list[dict[str, Any]] = field(default_factory=list)
@@ -66,6 +68,7 @@ class TaskStore:
         outcome: str,
         with_file: bool,
         callback_url: str | None,
+        media_urls: list[str] | None = None,
     ) -> Task:
         with self._lock:
             task_id = _numeric_id(18)
@@ -84,6 +87,7 @@ class TaskStore:
                 outcome=outcome,
                 file_id=file_id,
                 callback_url=callback_url,
+                media_urls=list(media_urls or []),
             )
             self._tasks[task_id] = task
             if file_id:
@@ -98,10 +102,13 @@ class TaskStore:
             return None
         return task
 
-    def get_by_file(self, file_id: str, owner_key: str) -> Task | None:
+    def get_by_file(self, file_id: str, owner_key: str | None = None) -> Task | None:
+        """The task of a file, or None when unknown or (given ``owner_key``) another key's."""
         with self._lock:
             task = self._files.get(file_id)
-        return task if task is not None and task.owner_key == owner_key else None
+        if task is None or (owner_key is not None and task.owner_key != owner_key):
+            return None
+        return task
 
     def consume_flaky(self, key: str) -> bool:
         """True only the first time a ``flaky`` key calls create (until reset)."""
@@ -133,6 +140,7 @@ class TaskStore:
                     "generation_seconds": t.generation_seconds,
                     "file_id": t.file_id,
                     "callback_url": t.callback_url,
+                    "media_urls": list(t.media_urls),
                     "pushes": [dict(p) for p in t.pushes],
                 }
                 for t in tasks

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts the sandbox upstream, one django-q2 cluster and the web server; Ctrl-C stops all three.
+# Starts the sandbox upstream, one django-q2 cluster and the web server; Ctrl-C or SIGTERM
+# stops all three.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -19,9 +20,12 @@ trap cleanup EXIT INT TERM
 
 $PY -m sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --generation-seconds 8 &
 pids+=($!)
-$PY manage.py qcluster &
+# `worker` runs django-q2's cluster and stops it within WORKER_STOP_GRACE_SECONDS on SIGTERM.
+$PY manage.py worker &
 pids+=($!)
-$PY manage.py runserver "127.0.0.1:${PORT}" --noreload &
+# The app under ASGI, as in production: open event streams hold no thread.
+.venv/bin/uvicorn portal.asgi:application --host 127.0.0.1 --port "$PORT" --no-access-log \
+  --timeout-graceful-shutdown 5 &
 pids+=($!)
 
 sleep 2

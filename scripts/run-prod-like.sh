@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 PORT=${PORT:-8000}
 SANDBOX_PORT=${SANDBOX_PORT:-8010}
+MAIL_PORT=${MAIL_PORT:-8025}
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
 
@@ -55,6 +56,11 @@ export DATABASE_URL="$PG_BASE_URL/$DB"
 export STATIC_ROOT="$SERVICES_TMP/static"
 export MINIMAX_BASE_URL="http://127.0.0.1:${SANDBOX_PORT}" MINIMAX_CN_BASE_URL="http://127.0.0.1:${SANDBOX_PORT}"
 export USEAPI_BASE_URL="http://127.0.0.1:${SANDBOX_PORT}"
+# Production refuses a mail backend that delivers nothing: mail goes over SMTP to a local
+# sink that prints each message below (Python 3.11's smtpd; a try-out only).
+export EMAIL_URL="smtp://127.0.0.1:${MAIL_PORT}/"
+# The try-out seeds the demo login on purpose; a real deployment never silences this check.
+export DJANGO_SILENCED_SYSTEM_CHECKS=accounts.E001
 # The sandbox can reach us here, so it sends callbacks (and fetches input images by URL).
 export PUBLIC_BASE_URL="http://127.0.0.1:${PORT}"
 export WEB_CONCURRENCY=${WEB_CONCURRENCY:-2} GUNICORN_BIND="127.0.0.1:${PORT}"
@@ -68,12 +74,14 @@ export Q_WORKERS=${Q_WORKERS:-2}
 # --- The roles -----------------------------------------------------------------------------
 "$PY" -m sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --generation-seconds 8 --quiet &
 pids+=($!)
-.venv/bin/gunicorn -c gunicorn.conf.py portal.wsgi &
+"$PY" -W ignore::DeprecationWarning -m smtpd -n -c DebuggingServer "127.0.0.1:${MAIL_PORT}" &
+pids+=($!)
+.venv/bin/gunicorn -c gunicorn.conf.py portal.asgi:application &
 pids+=($!)
 # Two clusters on one broker, as two worker hosts: same Q_CLUSTER_NAME, different processes.
-"$PY" manage.py qcluster &
+"$PY" manage.py worker &
 pids+=($!)
-"$PY" manage.py qcluster &
+"$PY" manage.py worker &
 pids+=($!)
 
 _wait_for "the web role" "$PY" -c \

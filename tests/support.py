@@ -41,14 +41,17 @@ def qcluster(**env_overrides: str):
         "PYTHONUNBUFFERED": "1",
         **env_overrides,
     }
-    log = open(ROOT / f".qcluster-{os.getpid()}.log", "w+")  # noqa: SIM115 (read on failure)
+    with background([sys.executable, "manage.py", "qcluster"], env=env) as proc:
+        yield proc
+
+
+@contextmanager
+def background(args: list[str], *, env: dict[str, str]):
+    """A process of the portal running beside the test, in a session of its own; stopped
+    with SIGTERM (then SIGKILL) at the end, its output printed if it did not exit cleanly."""
+    log = open(ROOT / f".background-{os.getpid()}.log", "w+")  # noqa: SIM115 (read at the end)
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
         yield proc

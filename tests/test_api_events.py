@@ -172,3 +172,31 @@ def test_it_answers_401_without_a_token_or_with_a_revoked_one(api, make_job):
     token_revoke(token=ApiToken.objects.get())
     response = api.get(f"/videos/{job.id}/events")
     assert response.status_code == 401 and response.json()["code"] == "unauthorized"
+
+
+def test_it_caps_open_streams_per_token_and_per_team(api, make_job, settings, client, teammate):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integrations.services import token_create
+    from tests.apiclient import ApiClient
+    from videos.models import OpenStream
+    from videos.services.streams import stream_open
+
+    settings.SSE_MAX_PER_TOKEN, settings.SSE_MAX_PER_TEAM = 2, 3
+    job = make_job()
+    token = ApiToken.objects.get()
+    for _ in range(2):
+        stream_open(token_id=token.pk, team_id=job.team_id, job_id=job.id)
+    refused = api.get(f"/videos/{job.id}/events")
+    assert refused.status_code == 429 and refused.json()["code"] == "too_many_streams"
+    assert "this token" in refused.json()["detail"] and refused["Retry-After"] == "30"
+    mate = ApiClient(client, token_create(user=teammate, team=job.team, name="mate")[1])
+    mate_token = ApiToken.objects.get(user=teammate)
+    stream_open(token_id=mate_token.pk, team_id=job.team_id, job_id=job.id)  # team: 3 of 3
+    refused = mate.get(f"/videos/{job.id}/events")
+    assert refused.status_code == 429 and "your team" in refused.json()["detail"]
+    # A stream whose web worker died stops counting when its lease runs out.
+    OpenStream.objects.filter(token_id=token.pk).update(lease_until=timezone.now() - timedelta(1))
+    assert api.get(f"/videos/{job.id}/events").status_code == 200

@@ -127,3 +127,25 @@ def test_it_makes_one_job_for_20_concurrent_identical_requests(api_token, body, 
     assert Job.objects.count() == 1
     assert _submits(enqueued) == 1
     assert _reserves() == 1
+
+
+@pytest.mark.parametrize("change", ["key_invalid", "template_withdrawn", "quota_used_up"])
+def test_it_replays_the_first_job_whatever_changed_since(api, body, key, team, diving, change):
+    from accounts.models import KeyStatus
+    from tests.billing_support import set_limits
+
+    headers = {"Idempotency-Key": f"replay-{change}"}
+    first = api.post("/videos", body, headers=headers)
+    assert first.status_code == 201
+    if change == "key_invalid":
+        key.status = KeyStatus.INVALID
+        key.save()
+    elif change == "template_withdrawn":
+        diving.is_active = False
+        diving.save()
+    else:
+        set_limits(team, videos=1)
+    assert api.post("/videos", body).status_code in (400, 402, 422)  # a new request is refused
+    again = api.post("/videos", body, headers=headers)
+    assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+    assert Job.objects.count() == 1 and _reserves() == 1

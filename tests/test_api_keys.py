@@ -26,6 +26,7 @@ def test_it_stores_a_key_encrypted_and_answers_it_masked(api, owner):
         "max_jobs",
         "owned",
         "shared",
+        "shared_with",
         "max_concurrent",
         "rpm",
         "in_flight",
@@ -235,3 +236,26 @@ def test_it_tests_a_key_with_a_harmless_call(api, owner, sandbox):
     response = api.post(f"/keys/{bad.pk}/test")
     assert response.json()["ok"] is False and response.json()["key"]["status"] == "invalid"
     assert sandbox.tasks() == []
+
+
+def test_it_says_a_key_is_shared_whichever_team_the_token_is_for(client, owner, team, key):
+    from accounts.services import team_create
+    from integrations.services import token_create
+    from tests.apiclient import ApiClient
+    from videos.services import key_update
+
+    studio = team_create(name="Studio", owner=owner)
+    key_update(key=key, by=owner, team=studio, shared=True)
+    personal = ApiClient(client, token_create(user=owner, team=team, name="personal")[1])
+    (listed,) = personal.get("/keys").json()["items"]
+    assert listed["shared"] is True
+    assert listed["shared_with"] == {"id": studio.pk, "name": "Studio"}
+
+
+def test_it_lets_only_a_keys_owner_test_it(teammate_api, key, team, sandbox):
+    from videos.services import key_update
+
+    key_update(key=key, by=key.user, team=team, shared=True)
+    response = teammate_api.post(f"/keys/{key.pk}/test")
+    assert response.status_code == 403 and "owner" in response.json()["detail"]
+    assert not key.events.exists()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from allauth.account.models import EmailAddress
+from django.core import mail
 from playwright.sync_api import expect
 
 from tests.conftest import make_image
@@ -27,7 +29,7 @@ def photo(tmp_path):
 
 def sign_in(page, base_url: str, username: str, password: str) -> None:
     page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
+    page.get_by_label("Login").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
 
@@ -37,6 +39,7 @@ def test_it_makes_a_video_from_the_gallery(
 ):
     settings.PUBLIC_BASE_URL = live_server.url
     key_store(user=owner, label="Sandbox", secret="sk-browser-gen2")
+    EmailAddress.objects.create(user=owner, email=owner.email, primary=True, verified=True)
     sign_in(page, live_server.url, "owner", "pw-owner-123")
     expect(page.get_by_role("heading", name="Pick a template")).to_be_visible()
 
@@ -71,8 +74,14 @@ def test_it_signs_up_and_shows_a_clear_error_for_a_bad_photo(page, live_server, 
     page.get_by_label("Username").fill("newcomer")
     page.get_by_label("Email").fill("new@example.com")
     page.get_by_label("Password", exact=True).fill("a-long-pass-phrase-42")
-    page.get_by_label("Password confirmation").fill("a-long-pass-phrase-42")
+    page.get_by_label("Password (again)").fill("a-long-pass-phrase-42")
     page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("heading", name="Confirm your email address")).to_be_visible()
+    # The link in the mail, followed in this browser, confirms the address and signs in.
+    (message,) = mail.outbox
+    link = next(w for w in message.body.split() if "/accounts/confirm-email/" in w)
+    page.goto(link)
+    page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("heading", name="API keys", exact=True)).to_be_visible()
 
     page.get_by_label("Label").fill("Main")

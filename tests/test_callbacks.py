@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.fakes import ok
 from videos import services
 from videos.models import AttachmentKind, EventKind, Job, JobEvent, JobStatus
+
+QUERY = "/v1/query/video_template_generation"
 
 TASK_ID = "401047179385389059"
 
@@ -231,3 +235,39 @@ def test_it_needs_no_csrf_token_and_no_login(
     response = push(api_client, processing_job, "processing", django_capture_on_commit_callbacks)
     assert response.status_code == 200
     assert len(callback_events(processing_job)) == 1
+
+
+def test_it_coalesces_replayed_pushes_into_one_upstream_query(
+    api_client, processing_job, upstream, enqueued, django_capture_on_commit_callbacks
+):
+    # 100 replayed pushes (a replay attack, or a stuck upstream): one look at the upstream,
+    # not one per push, with the owner's key.
+    upstream.on(QUERY, ok(task_id=TASK_ID, status="Processing"))
+    for _ in range(100):
+        with django_capture_on_commit_callbacks(execute=True):
+            post(api_client, processing_job, {"task_id": TASK_ID, "status": "processing"})
+    polls = [call for call in enqueued if call[0] == "videos.tasks.poll_job"]
+    assert polls == [("videos.tasks.poll_job", (str(processing_job.id),), {"force": True})]
+    processing_job.refresh_from_db()
+    # The hints are not lost: the next look comes within the coalescing window.
+    assert processing_job.next_attempt_at <= timezone.now() + timedelta(seconds=6)
+    services.job_poll(job_id=processing_job.id, force=True)
+    assert len(upstream.calls_to(QUERY)) == 1
+
+
+def test_it_asks_at_once_when_the_done_push_follows_a_progress_push(
+    api_client, processing_job, upstream, enqueued, django_capture_on_commit_callbacks
+):
+    # A short task pushes "processing" and then "Success" within a second or two: the second
+    # push must not wait for the next scheduled look (up to a minute away).
+    for status in ("processing", "Success"):
+        with django_capture_on_commit_callbacks(execute=True):
+            post(api_client, processing_job, {"task_id": TASK_ID, "status": status})
+    polls = [call for call in enqueued if call[0] == "videos.tasks.poll_job"]
+    assert len(polls) == 2
+    # Replays of either kind add nothing within the window.
+    for _ in range(50):
+        for status in ("processing", "Success", "failed"):
+            with django_capture_on_commit_callbacks(execute=True):
+                post(api_client, processing_job, {"task_id": TASK_ID, "status": status})
+    assert len([call for call in enqueued if call[0] == "videos.tasks.poll_job"]) == 2

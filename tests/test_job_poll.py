@@ -137,3 +137,20 @@ def test_it_moves_the_progress_bar_forward_while_processing(processing, upstream
     assert seen[0] < seen[1] < seen[2] <= 85
     # One timeline entry for the status change, not one per poll.
     assert processing.events.filter(kind="progress").count() == 1
+
+
+def test_it_ends_a_job_whose_looks_keep_breaking_instead_of_asking_forever(
+    processing, monkeypatch, settings
+):
+    from videos.providers import minimax
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in reading the answer")
+
+    monkeypatch.setattr(minimax.provider, "status", broken)
+    for look in range(1, settings.JOB_POLL_MAX_ERRORS):
+        job = poll(processing, force=True)
+        assert job.status == JobStatus.PROCESSING, look  # tried again at the next look
+        assert job.next_attempt_at > timezone.now() and job.poll_count == look
+    job = poll(processing, force=True)
+    assert job.status == JobStatus.FAILED and job.error_code == "poll_error"

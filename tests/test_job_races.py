@@ -16,7 +16,7 @@ from videos.models import EventKind, Job, JobStatus
 from videos.providers import provider_for
 from videos.providers.base import CallbackHint, Progress, State, Submitted
 from videos.services import follow
-from videos.services.submit import AMBIGUOUS
+from videos.services.pool import AMBIGUOUS
 
 CREATE = "/v1/video_template_generation"
 QUERY = "/v1/query/video_template_generation"

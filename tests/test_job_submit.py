@@ -219,3 +219,32 @@ def _answering(upstream, meanwhile):
         return ok(task_id="LATE")
 
     return request
+
+
+def test_it_sends_the_job_without_a_callback_when_the_challenge_fails(
+    owner, team, diving, png, sandbox, settings, enqueued, django_capture_on_commit_callbacks
+):
+    # Nobody answers the challenge at this address (our web tier was slow, say): MiniMax
+    # refuses with 2013 "callback_url verification failed". Not the job's end.
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"
+    key = services.key_store(user=owner, label="cb", secret="sk-cb-test-1111")
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.job_create(
+            team=team,
+            user=owner,
+            template=diving,
+            text_inputs=[],
+            media_inputs=[services.MediaInput(upload=SimpleUploadedFile("a.png", png))],
+            key_id=key.pk,
+        )
+    services.job_submit(job_id=job.id)
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED and job.upstream_data["no_callback"] is True
+    assert "without a callback" in job.events.filter(kind="error").last().message
+    services.job_submit(job_id=job.id)
+    job.refresh_from_db()
+    assert job.status == JobStatus.PROCESSING
+    (task,) = sandbox.tasks()
+    assert task["callback_url"] is None  # polling follows it

@@ -169,7 +169,11 @@ def run_logging(env: dict[str, str]):
     "env",
     [
         {"LOG_FORMAT": "json"},
-        {"DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "k" * 20 + "prod-secret-key-0123456789xyz"},
+        {
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": "k" * 20 + "prod-secret-key-0123456789xyz",
+            "EMAIL_URL": "smtp://mail.example.com:587/?tls=true",
+        },
     ],
     ids=["LOG_FORMAT=json", "DJANGO_DEBUG=false"],
 )

@@ -850,7 +850,7 @@ def test_it_reads_a_callback_push_as_a_hint_only(raw):
     )
     assert reply == CallbackReply(
         body={"status": "success"},
-        hint=CallbackHint(task_id="401047179385389059", raw_status=raw),
+        hint=CallbackHint(task_id="401047179385389059", raw_status=raw, final=raw != "processing"),
     )
     assert minimax.parse_state(reply.hint.raw_status) is not None
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import timedelta
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.contrib.auth.models import User
 from django.core import mail
 from django.test import Client
@@ -34,9 +37,28 @@ def logged_in(user) -> Client:
     return browser
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(settings):
+    # allauth counts sign-ups and sign-ins in the cache: every test starts with none.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"teams-{uuid.uuid4()}",
+        }
+    }
+
+
+def verify(user, email: str | None = None) -> None:
+    EmailAddress.objects.update_or_create(
+        user=user, email=email or user.email, defaults={"verified": True, "primary": True}
+    )
+
+
 @pytest.fixture
 def newcomer(db):
-    return User.objects.create_user("newcomer", "new@example.com", "pw-new-123")
+    user = User.objects.create_user("newcomer", "new@example.com", "pw-new-123")
+    verify(user)
+    return user
 
 
 @pytest.fixture
@@ -321,6 +343,47 @@ def test_it_refuses_the_wrong_user(client, team, outsider, invitation):
     assert Invitation.objects.get().accepted_at is None  # still usable by the right person
 
 
+def test_it_refuses_a_matching_address_that_is_not_verified(client, team, invitation):
+    # The address typed at sign-up (or into a profile) is not proof of owning it.
+    claimer = User.objects.create_user("claimer", "new@example.com", "pw-claim-123")
+    EmailAddress.objects.create(user=claimer, email="new@example.com", verified=False)
+    client.force_login(claimer)
+    url = reverse("accounts:invitation", args=[link_token(invitation)])
+    page = client.get(url).content.decode()
+    assert "not verified yet" in page and "Join" not in page
+    response = client.post(url)
+    assert response.status_code == 400
+    assert "n••@example.com" in response.content.decode()
+    assert "verified" in response.content.decode()
+    assert not Membership.objects.filter(user=claimer, team=team).exists()
+    assert Invitation.objects.get().accepted_at is None
+    # Once the address is confirmed, the same link works.
+    verify(claimer, "new@example.com")
+    assert client.post(url).status_code == 302
+    assert Membership.objects.get(user=claimer, team=team).role == Role.MEMBER
+
+
+def test_it_refuses_an_account_whose_user_email_matches_without_an_address_record(
+    client, team, invitation
+):
+    # Users made before allauth (or by createsuperuser) have only User.email: not verified.
+    legacy = User.objects.create_user("legacy", "new@example.com", "pw-legacy-123")
+    client.force_login(legacy)
+    url = reverse("accounts:invitation", args=[link_token(invitation)])
+    assert "not verified yet" in client.get(url).content.decode()
+    assert client.post(url).status_code == 400
+    assert not Membership.objects.filter(user=legacy, team=team).exists()
+
+
+def test_it_accepts_a_verified_address_that_is_not_the_primary_one(client, team, invitation):
+    user = User.objects.create_user("second", "main@example.com", "pw-second-123")
+    verify(user)
+    EmailAddress.objects.create(user=user, email="new@example.com", verified=True)
+    client.force_login(user)
+    assert client.post(reverse("accounts:invitation", args=[link_token(invitation)])).status_code
+    assert Membership.objects.filter(user=user, team=team).exists()
+
+
 def test_it_refuses_someone_already_in_the_team(client, team, newcomer, invitation):
     Membership.objects.create(team=team, user=newcomer, role=Role.MEMBER)
     client.force_login(newcomer)
@@ -334,12 +397,12 @@ def test_it_answers_404_for_an_unknown_link(client, newcomer):
     assert client.post(reverse("accounts:invitation", args=["nope"])).status_code == 404
 
 
-def test_it_sends_a_signed_out_visitor_to_sign_in_or_up_and_back(client, team, invitation):
+def test_it_sends_a_signed_out_visitor_to_sign_up_verify_and_back(client, team, invitation):
     url = reverse("accounts:invitation", args=[link_token(invitation)])
     page = client.get(url).content.decode()
     assert f"/accounts/signup/?next={url}" in page.replace("%2F", "/")
     response = client.post(
-        reverse("accounts:signup") + f"?next={url}",
+        reverse("account_signup") + f"?next={url}",
         {
             "username": "fresh",
             "email": "new@example.com",
@@ -348,9 +411,30 @@ def test_it_sends_a_signed_out_visitor_to_sign_in_or_up_and_back(client, team, i
             "next": url,
         },
     )
+    assert response.url == reverse("account_email_verification_sent")
+    client.post(url)  # not signed in yet: the page offers sign-in, nothing is joined
+    assert not Membership.objects.filter(team=team, user__username="fresh").exists()
+    # The confirmation link, followed in the same browser, signs in and returns to the link.
+    (confirmation,) = [m for m in mail.outbox if "/accounts/confirm-email/" in m.body]
+    link = next(w for w in re.split(r"\s+", confirmation.body) if "/accounts/confirm-email/" in w)
+    response = client.post(link)
     assert response.url == url
+    assert "Join" in client.get(url).content.decode()
     client.post(url)
     assert Membership.objects.filter(team=team, user__username="fresh").exists()
+
+
+def test_it_sends_a_signed_out_member_to_sign_in_and_back(client, team, newcomer, invitation):
+    url = reverse("accounts:invitation", args=[link_token(invitation)])
+    page = client.get(url).content.decode()
+    assert f"/accounts/login/?next={url}" in page.replace("%2F", "/")
+    response = client.post(
+        reverse("account_login"),
+        {"login": "new@example.com", "password": "pw-new-123", "next": url},
+    )
+    assert response.url == url
+    client.post(url)
+    assert Membership.objects.filter(team=team, user=newcomer).exists()
 
 
 def test_it_replaces_an_open_invitation_and_can_be_withdrawn(owner_client, team, owner, newcomer):

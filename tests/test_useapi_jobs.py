@@ -11,12 +11,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import ProviderKey
 from billing.models import LedgerEntry
 from tests.conftest import DIVING
 from videos import services
 from videos.models import Attachment, AttachmentKind, EventKind, Job, JobStatus, VideoTemplate
 from videos.providers import base, provider_for
-from videos.services.submit import AMBIGUOUS
+from videos.services.pool import AMBIGUOUS
 
 
 @pytest.fixture
@@ -89,6 +90,37 @@ def test_it_keeps_the_upload_when_the_create_fails_and_reuses_it(
     job = submit(job)
     assert job.status == JobStatus.PROCESSING and uploads == []
     assert job.attachments.get(kind=AttachmentKind.INPUT).upstream_ref == ref
+
+
+def uploaded_with(job: Job) -> str:
+    return job.attachments.get(kind=AttachmentKind.INPUT).upstream_ref["fileID"]
+
+
+def test_it_uploads_again_when_the_job_moves_to_another_key(
+    owner, team, useapi_diving, png, sandbox, django_capture_on_commit_callbacks
+):
+    """Found by the chaos run: a fileID belongs to the token that uploaded it (upstream FACTS),
+    so a job that fails over to another key must not send the first key's upload."""
+    limited = services.key_store(
+        user=owner, label="A", secret="user:7-pool-err429", provider="useapi"
+    )
+    services.key_store(user=owner, label="B", secret="user:8-pool-fine", provider="useapi")
+    ProviderKey.objects.exclude(pk=limited.pk).update(last_used_at=timezone.now())  # A first
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.job_create(
+            team=team,
+            user=owner,
+            template=useapi_diving,
+            text_inputs=[],
+            media_inputs=[services.MediaInput(upload=SimpleUploadedFile("me.png", png))],
+        )
+    job = submit(job)
+    assert job.status == JobStatus.QUEUED  # A answered 429 after the upload: nothing made
+    assert uploaded_with(job).startswith("user:7-")
+    job = submit(job)
+    assert job.status == JobStatus.PROCESSING, job.error_message
+    assert job.key.label == "B"
+    assert uploaded_with(job).startswith("user:8-")
 
 
 def test_it_finds_the_video_of_a_cut_stream_instead_of_paying_twice(

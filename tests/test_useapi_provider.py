@@ -1109,7 +1109,9 @@ def test_it_reads_a_callback_as_a_hint():
     )
 
     assert reply.body == {"received": True}
-    assert reply.hint == CallbackHint(task_id=VIDEO_ID, raw_status="2 completed", reference="job-1")
+    assert reply.hint == CallbackHint(
+        task_id=VIDEO_ID, raw_status="2 completed", reference="job-1", final=True
+    )
 
 
 @pytest.mark.parametrize(
@@ -1118,7 +1120,8 @@ def test_it_reads_a_callback_as_a_hint():
         ({}, None),
         ({"videoId": None, "status": None, "replyRef": None}, None),
         ({"videoId": {"x": 1}, "status": [2], "replyRef": True}, None),
-        ({"status": 7}, CallbackHint(raw_status="7")),
+        ({"status": 7}, CallbackHint(raw_status="7", final=True)),  # moderated: it ended
+        ({"status": 12}, CallbackHint(raw_status="12")),  # processing
         ({"replyRef": 12345}, CallbackHint(reference="12345")),
         ({"videoId": "v" * 5000}, None),  # longer than any id the portal keeps
         ({"replyRef": "r" * 5000}, CallbackHint(reference="r" * 1024)),

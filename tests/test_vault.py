@@ -203,7 +203,11 @@ def test_it_refuses_to_load_settings_without_vault_keys_in_production():
 
 def test_it_loads_settings_in_production_with_vault_keys():
     result = run_portal(
-        LOAD_SETTINGS, DJANGO_DEBUG="false", DJANGO_SECRET_KEY="s" * 50, VAULT_KEYS=new_key()
+        LOAD_SETTINGS,
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY="s" * 50,
+        VAULT_KEYS=new_key(),
+        EMAIL_URL="smtp://mail.example.com:587/?tls=true",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

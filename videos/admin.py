@@ -7,9 +7,11 @@ from django.db.models.functions import Coalesce
 
 from accounts.admin import ProviderKeyAdmin
 from accounts.models import ProviderKey
+from billing import charts
 from videos.models import Attachment, Job, JobEvent, VideoTemplate
 from videos.providers import PROVIDERS, provider_choices, provider_for
-from videos.services.pool import AT_THE_UPSTREAM, capacity
+from videos.selectors import jobs_per_key_per_day
+from videos.services.pool import capacity, holding_a_slot
 
 
 def _all_regions() -> list[tuple[str, str]]:
@@ -178,7 +180,7 @@ class PooledKeyAdmin(ProviderKeyAdmin):
     def get_queryset(self, request):
         # The load column from the list's own query (no query per row).
         in_flight = (
-            Job.objects.filter(key=OuterRef("pk"), status__in=AT_THE_UPSTREAM)
+            Job.objects.filter(holding_a_slot(), key=OuterRef("pk"))
             .order_by()
             .values("key")
             .annotate(n=Count("id"))
@@ -186,6 +188,26 @@ class PooledKeyAdmin(ProviderKeyAdmin):
         )
         return super().get_queryset(request).annotate(in_flight=Coalesce(Subquery(in_flight), 0))
 
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        # Only a rendered list (not a redirect after an action) has keys to chart.
+        context = getattr(response, "context_data", None)
+        if context and "cl" in context:
+            context["key_chart"] = _jobs_per_key_chart(list(context["cl"].result_list))
+        return response
+
     @admin.display(description="In flight / capacity", ordering="in_flight")
     def load(self, key: ProviderKey) -> str:
         return f"{key.in_flight} / {capacity(key)}"  # type: ignore[attr-defined]
+
+
+def _jobs_per_key_chart(keys: list[ProviderKey]) -> str:
+    """Jobs started per day on the keys of the list's page (all teams' jobs)."""
+    if not keys:
+        return ""
+    days, counts = jobs_per_key_per_day(keys=keys)
+    return charts.stacked_bars(
+        [f"{d:%b} {d.day}" for d in days],
+        [charts.Series(f"{key.label} (…{key.last4})", counts[key.pk]) for key in keys],
+        title="Jobs started per key per day (the keys on this page)",
+    )

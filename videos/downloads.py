@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import struct
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import BinaryIO, cast
 
+from django.conf import settings
 from django.core.files import File
 
 from videos.providers.base import ResultStream
@@ -41,13 +43,20 @@ def download(
     # Spooled: small files stay in memory, large ones go to a temp file; memory stays flat.
     tmp = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115  (handed on)
     size = 0
+    # A host that trickles bytes forever must not hold a worker: the whole download has a
+    # deadline, besides each read's timeout.
+    deadline = time.monotonic() + settings.DOWNLOAD_MAX_SECONDS
     try:
+        if stream.length is not None and stream.length > max_bytes:
+            raise DownloadError(f"the file is larger than {max_bytes // 1048576} MB")
         for chunk in stream.chunks:
             size += len(chunk)
             if size > max_bytes:
                 raise DownloadError(f"the file is larger than {max_bytes // 1048576} MB")
+            if time.monotonic() > deadline:
+                raise TransientError("slow", "the download took too long; trying again later")
             tmp.write(chunk)
-    except DownloadError:
+    except (DownloadError, TransientError):
         tmp.close()
         raise
     except Exception as exc:  # a connection dropped mid-body is worth another try

@@ -130,6 +130,12 @@ class Job(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # A running fetch holds this lease so a second one does not download the same video.
     fetching_until = models.DateTimeField(null=True, blank=True)
+    # When a push last made the job be asked at once: pushes coalesce into at most one such
+    # look per JOB_FORCED_POLL_MIN_SECONDS (a replayed push cannot hammer the upstream).
+    forced_poll_at = models.DateTimeField(null=True, blank=True)
+    # The same for pushes that say the task ended: their own window, so the "done" push that
+    # follows a progress push within seconds is asked about at once, not a minute later.
+    forced_final_poll_at = models.DateTimeField(null=True, blank=True)
     cost_cents = models.PositiveIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -149,11 +155,19 @@ class Job(models.Model):
                 name="job_due_idx",
                 condition=Q(status__in=["queued", "submitting", "processing"]),
             ),
-            # The pool: jobs at the upstream on one key (its load), counted under its lock.
+            # The pool: jobs that are, or may be, at the upstream on one key (its load,
+            # counted under its lock; queued ones count when their create may exist).
             models.Index(
                 fields=["key", "status"],
-                name="job_key_in_flight_idx",
-                condition=Q(status__in=["submitting", "processing"]),
+                name="job_key_load_idx",
+                condition=Q(status__in=["queued", "submitting", "processing"]),
+            ),
+            # The team's queue: its waiting jobs in order (first come first served, the place
+            # in the queue), without reading the team's finished jobs.
+            models.Index(
+                fields=["team", "provider", "created_at"],
+                name="job_team_queue_idx",
+                condition=Q(status="queued"),
             ),
         ]
         constraints = [
@@ -279,3 +293,25 @@ class KeyEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key_id} {self.kind}"
+
+
+class OpenStream(models.Model):
+    """An open event stream (GET /api/v1/videos/{id}/events), counted against the caps per
+    token and per team across every web worker. A lease: a stream whose worker died stops
+    counting once `lease_until` passes."""
+
+    token_id = models.BigIntegerField()  # integrations.ApiToken: an app above this one
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+")
+    opened_at = models.DateTimeField(auto_now_add=True)
+    lease_until = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # The caps: a token's and a team's streams whose lease has not run out.
+            models.Index(fields=["token_id", "lease_until"], name="openstream_token_idx"),
+            models.Index(fields=["team", "lease_until"], name="openstream_team_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"stream of token {self.token_id} on {self.job_id}"

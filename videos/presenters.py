@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from videos.api.schemas import event_payload
+from videos.api.schemas import event_payload, queue_payload
 from videos.models import Job
 from videos.selectors import job_queue_spot
 from videos.services import job_cancelable
 
 
 def _queue(job: Job) -> dict | None:
+    """The API's queue place, and the sentence the page shows for it."""
     spot = job_queue_spot(job)
     if spot is None:
         return None
     minutes = round(spot.eta_seconds / 60)
     when = "as soon as a key is free" if spot.eta_seconds < 60 else f"in about {minutes} min"
     return {
-        "position": spot.position,
-        "eta_s": spot.eta_seconds,
+        **queue_payload(spot),
         "text": f"Number {spot.position} in your team's queue; starts {when}.",
     }
 

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import ProviderKey
+from accounts.selectors import require_team_mfa
 from videos.models import Job, JobStatus, KeyEvent, KeyEventKind, VideoTemplate
 from videos.services.pool import AT_THE_UPSTREAM, capacity, keys_usable_by, loads, rate
 
@@ -25,11 +26,13 @@ def jobs_for_team(*, team) -> QuerySet[Job]:
 
 def job_for_user(*, user, job_id) -> Job:
     """The job if the user is a member of its team; 404 otherwise (never 403: no leak)."""
-    return get_object_or_404(
+    job = get_object_or_404(
         Job.objects.select_related("template", "team", "key"),
         pk=job_id,
         team__memberships__user=user,
     )
+    require_team_mfa(user=user, team=job.team)  # its team's two-factor rule, from any team
+    return job
 
 
 # --- The key pool, as pages and the API show it --------------------------------------------
@@ -77,32 +80,50 @@ class QueueSpot:
 
 
 def job_queue_spot(job: Job) -> QueueSpot | None:
-    """Where a queued job stands in its team's queue for its provider, and when it should
+    return queue_spots([job]).get(job.pk)
+
+
+def queue_spots(jobs: list[Job]) -> dict:
+    """Where each queued job stands in its team's queue for its provider, and when it should
     start: the jobs ahead of it and those running, over the pool's capacity, times the median
-    run time of the team's recent jobs there (an estimate, not a promise)."""
-    if job.status != JobStatus.QUEUED:
-        return None
-    team_jobs = Job.objects.filter(team_id=job.team_id, provider=job.provider)
-    ahead = team_jobs.filter(status=JobStatus.QUEUED, created_at__lt=job.created_at).count()
-    running = team_jobs.filter(status__in=AT_THE_UPSTREAM).count()
-    pool = list(
-        keys_usable_by(
-            user=job.created_by, team=job.team, provider=job.provider, region=job.template.region
+    run time of the team's recent jobs there (an estimate, not a promise). A list page asks
+    for all its jobs at once: what jobs of one team, provider and submitter share is looked
+    up once, and the places of all of them are counted in one query."""
+    groups: dict[tuple, list[Job]] = {}
+    for job in jobs:
+        if job.status == JobStatus.QUEUED:
+            key = (job.team_id, job.provider, job.created_by_id, job.template.region)
+            groups.setdefault(key, []).append(job)
+    spots = {}
+    for (team_id, provider, user_id, region), members in groups.items():
+        team_jobs = Job.objects.filter(team_id=team_id, provider=provider)
+        newest = max(job.created_at for job in members)
+        ahead = team_jobs.filter(status=JobStatus.QUEUED, created_at__lt=newest).aggregate(
+            **{
+                f"j{i}": Count("id", filter=Q(created_at__lt=job.created_at))
+                for i, job in enumerate(members)
+            }
         )
-    )
-    slots = max(1, sum(capacity(key) for key in pool))
-    rounds = max(0, math.ceil((running + ahead + 1 - slots) / slots))
-    return QueueSpot(position=ahead + 1, eta_seconds=round(rounds * _typical_run_seconds(job)))
+        running = team_jobs.filter(status__in=AT_THE_UPSTREAM).count()
+        pool = keys_usable_by(user=user_id, team=team_id, provider=provider, region=region)
+        slots = max(1, sum(capacity(key) for key in pool))
+        typical = _typical_run_seconds(team_id=team_id, provider=provider)
+        for i, job in enumerate(members):
+            rounds = max(0, math.ceil((running + ahead[f"j{i}"] + 1 - slots) / slots))
+            spots[job.pk] = QueueSpot(
+                position=ahead[f"j{i}"] + 1, eta_seconds=round(rounds * typical)
+            )
+    return spots
 
 
 DEFAULT_RUN_SECONDS = 180.0  # upstream FACTS: 2-7 minutes is typical for useapi, less at MiniMax
 
 
-def _typical_run_seconds(job: Job) -> float:
+def _typical_run_seconds(*, team_id: int, provider: str) -> float:
     recent = (
         Job.objects.filter(
-            team_id=job.team_id,
-            provider=job.provider,
+            team_id=team_id,
+            provider=provider,
             status=JobStatus.SUCCEEDED,
             submitted_at__isnull=False,
         )
@@ -113,15 +134,20 @@ def _typical_run_seconds(job: Job) -> float:
     return runs[len(runs) // 2] if runs else DEFAULT_RUN_SECONDS
 
 
-def jobs_per_key_per_day(*, keys: list[ProviderKey], days: int = 14) -> tuple[list, dict]:
-    """Jobs started on each key per day (UTC), the last `days` days: (days, {key_id: [n...]})."""
+def jobs_per_key_per_day(
+    *, keys: list[ProviderKey], team=None, days: int = 14
+) -> tuple[list, dict]:
+    """Jobs started on each key per day (UTC), the last `days` days: (days, {key_id: [n...]}).
+    `team`: only that team's jobs (a shared key also runs its owner's other teams' jobs)."""
     from django.db.models.functions import TruncDate
 
     today = timezone.now().date()
     first = today - timedelta(days=days - 1)
+    jobs = Job.objects.filter(key__in=keys, submitted_at__date__gte=first)
+    if team is not None:
+        jobs = jobs.filter(team=team)
     rows = (
-        Job.objects.filter(key__in=keys, submitted_at__date__gte=first)
-        .annotate(day=TruncDate("submitted_at"))
+        jobs.annotate(day=TruncDate("submitted_at"))
         .order_by()
         .values("key", "day")
         .annotate(n=Count("id"))

@@ -1,29 +1,35 @@
-"""A job's timeline as server-sent events, cheap enough to leave open.
+"""A job's timeline as server-sent events, cheap enough to leave open by the thousand.
 
-The stream is a generator: it asks the database about once a second (SSE_POLL_SECONDS), closes
-its connection between looks (an idle stream holds no database connection), pings idle clients
-so proxies keep the stream open, ends when the job is finished, and gives up after
-SSE_MAX_SECONDS anyway: the client reconnects with `Last-Event-ID` and misses nothing, because
-every event carries its JobEvent id.
+The stream is an async generator (the API serves it under ASGI): between its looks at the
+database it only awaits a timer, so an idle stream holds no thread and no database
+connection. Each look runs in a worker thread and closes its connection again. It looks about
+once a second (SSE_POLL_SECONDS), pings idle clients so proxies keep the stream open, ends
+when the job is finished, and gives up after SSE_MAX_SECONDS anyway: the client reconnects
+with `Last-Event-ID` and misses nothing, because every event carries its JobEvent id.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
 from videos.api.schemas import event_payload
 from videos.models import EventKind, Job, JobEvent, JobStatus
+from videos.services.streams import stream_close, stream_renew
 
 # Upstream pushes are hints for the worker, not news for the client (the re-query decides).
 HIDDEN_KINDS = [EventKind.CALLBACK]
 BATCH = 100
 RETRY_MS = 3000
+RENEW_SECONDS = 20
 
 
 def _frame(*, event: str, data: dict, event_id: int | None = None) -> str:
@@ -35,53 +41,120 @@ def _frame(*, event: str, data: dict, event_id: int | None = None) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def _look(job_id, after_id: int) -> tuple[str | None, list[JobEvent]]:
-    # Status first, then events: a terminal status and its final events commit together, so
-    # once the status reads terminal, the events query is sure to see all of them.
-    status = Job.objects.filter(pk=job_id).values_list("status", flat=True).first()
-    events = list(
-        JobEvent.objects.filter(job_id=job_id, id__gt=after_id)
-        .exclude(kind__in=HIDDEN_KINDS)
-        .order_by("id")[:BATCH]
-    )
-    return status, events
+def _look(job_id, after_id: int, base_url: str) -> tuple[str | None, list[tuple[int, str, dict]]]:
+    """The job's status and its new events, as frames' parts; the connection is let go."""
+    try:
+        # Status first, then events: a terminal status and its final events commit together,
+        # so once the status reads terminal, the events query is sure to see all of them.
+        status = Job.objects.filter(pk=job_id).values_list("status", flat=True).first()
+        events = [
+            (e.id, e.kind, event_payload(e, base_url=base_url))
+            for e in JobEvent.objects.filter(job_id=job_id, id__gt=after_id)
+            .exclude(kind__in=HIDDEN_KINDS)
+            .order_by("id")[:BATCH]
+        ]
+        return status, events
+    finally:
+        # Between looks the stream holds no connection; inside a transaction (tests that wrap
+        # everything in one) closing would break it, and there is nothing to give back.
+        if not connection.in_atomic_block:
+            connection.close()
 
 
-def _release_connection() -> None:
-    # Between looks the stream must not hold a connection; inside a transaction (tests that
-    # wrap everything in one) closing would break it, and there is nothing to give back.
-    if not connection.in_atomic_block:
-        connection.close()
+def _forget(stream_id: int | None) -> None:
+    try:
+        if stream_id is not None:
+            stream_close(stream_id=stream_id)
+    finally:
+        if not connection.in_atomic_block:
+            connection.close()
 
 
-def job_event_stream(*, job_id, after_id: int = 0, base_url: str = "") -> Iterator[str]:
-    poll = settings.SSE_POLL_SECONDS
-    started = last_sent = time.monotonic()
-    yield f"retry: {RETRY_MS}\n\n"
-    while True:
-        try:
-            status, events = _look(job_id, after_id)
-        finally:
-            _release_connection()
-        for event in events:
-            after_id = event.id
-            yield _frame(
-                event=event.kind,
-                event_id=event.id,
-                data=event_payload(event, base_url=base_url),
-            )
-        now = time.monotonic()
-        if events:
-            last_sent = now
-        if len(events) == BATCH:
-            continue  # more waiting: send them before anything else
-        if status is None or status in JobStatus.terminal():
-            # No id: a reconnect still resumes after the last real event.
-            yield _frame(event="done", data={"status": status or "deleted"})
-            return
-        if now - started >= settings.SSE_MAX_SECONDS:
-            return
-        if now - last_sent >= settings.SSE_HEARTBEAT_SECONDS:
-            yield ": ping\n\n"
-            last_sent = now
-        time.sleep(poll)
+def _renew(stream_id: int) -> None:
+    try:
+        stream_renew(stream_id=stream_id)
+    finally:
+        if not connection.in_atomic_block:
+            connection.close()
+
+
+STOP = object()
+
+
+def _steps(
+    *, job_id, after_id: int, base_url: str, stream_id: int | None
+) -> Generator[str | None, None, None]:
+    """The stream's frames, and None where it should wait SSE_POLL_SECONDS before the next
+    look: one loop for both servers (the waiting is theirs to do)."""
+    started = last_sent = last_renewed = time.monotonic()
+    try:
+        yield f"retry: {RETRY_MS}\n\n"
+        while True:
+            status, events = _look(job_id, after_id, base_url)
+            for event_id, kind, data in events:
+                after_id = event_id
+                yield _frame(event=kind, event_id=event_id, data=data)
+            now = time.monotonic()
+            if events:
+                last_sent = now
+            if len(events) == BATCH:
+                continue  # more waiting: send them before anything else
+            if status is None or status in JobStatus.terminal():
+                # No id: a reconnect still resumes after the last real event.
+                yield _frame(event="done", data={"status": status or "deleted"})
+                return
+            if now - started >= settings.SSE_MAX_SECONDS:
+                return
+            if now - last_sent >= settings.SSE_HEARTBEAT_SECONDS:
+                yield ": ping\n\n"
+                last_sent = now
+            if stream_id is not None and now - last_renewed >= RENEW_SECONDS:
+                _renew(stream_id)
+                last_renewed = now
+            yield None
+    finally:
+        # The client went away, the job ended, or the stream timed out: it stops counting.
+        _forget(stream_id)
+
+
+def job_event_stream(
+    *, job_id, after_id: int = 0, base_url: str = "", stream_id: int | None = None
+) -> Iterator[str]:
+    """For a WSGI server (development, tests): waits hold the request's thread."""
+    steps = _steps(job_id=job_id, after_id=after_id, base_url=base_url, stream_id=stream_id)
+    try:
+        for step in steps:
+            if step is None:
+                time.sleep(settings.SSE_POLL_SECONDS)
+            else:
+                yield step
+    finally:
+        steps.close()
+
+
+async def job_event_stream_async(
+    *, job_id, after_id: int = 0, base_url: str = "", stream_id: int | None = None
+) -> AsyncIterator[str]:
+    """For an ASGI server: each look runs in a pool thread and the waits are timers, so an
+    idle stream holds no thread and no database connection."""
+    steps = _steps(job_id=job_id, after_id=after_id, base_url=base_url, stream_id=stream_id)
+    # A client that goes away cancels this coroutine, possibly while a look runs in its
+    # thread (which finishes regardless): the close waits for that look instead of racing it.
+    turn = threading.Lock()
+
+    def step():
+        with turn:
+            return next(steps, STOP)
+
+    def close():
+        with turn:
+            steps.close()
+
+    try:
+        while (taken := await sync_to_async(step, thread_sensitive=False)()) is not STOP:
+            if taken is None:
+                await asyncio.sleep(settings.SSE_POLL_SECONDS)
+            else:
+                yield taken
+    finally:
+        await sync_to_async(close, thread_sensitive=False)()

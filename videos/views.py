@@ -8,6 +8,7 @@ from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import current_team, current_team_required, is_manager, keys_for_user
@@ -171,6 +172,10 @@ def _keys_context(request, form) -> dict:
     }
 
 
+# An error report of this page (DEBUG page, mailed report, error tracker) shows neither the
+# posted secret nor the frame's variables that hold it.
+@sensitive_post_parameters("secret")
+@sensitive_variables()
 @login_required
 def keys(request):
     form = KeyForm(request.POST or None)
@@ -246,7 +251,12 @@ def key_limits(request, key_id: int):
 @require_POST
 def key_test(request, key_id: int):
     key, _team = _visible_key(request, key_id)
-    if services.key_check(key=key):
+    try:
+        passed = services.key_test(key=key, by=request.user)
+    except DomainError as exc:
+        show_as_message(request, exc)
+        return redirect("videos:keys")
+    if passed:
         messages.success(request, f"“{key.label}” works: the upstream accepted it.")
     else:
         messages.error(request, f"“{key.label}” did not pass: {key.status_reason or 'no answer'}.")

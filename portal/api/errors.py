@@ -82,9 +82,12 @@ def install(api: NinjaAPI) -> None:
     def domain_error(request, exc: DomainError):
         # Bad input names its field in the detail too: "media_inputs[0]: the file is empty".
         detail = str(exc)
-        return _respond(
+        response = _respond(
             api, request, exc.status, detail=detail, code=exc.code, field=exc.field, **exc.extra()
         )
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
 
     @api.exception_handler(ValidationError)
     def validation_error(request, exc: ValidationError):

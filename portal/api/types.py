@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator
+
+# Unicode's Cc category (C0, DEL, C1) but tab, newline and carriage return; and Cs, the
+# surrogates. One regular expression rather than a look at each character in Python: a data
+# URL field may be 28 MB long, and checking it character by character took seconds of CPU
+# per request.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _no_control_characters(value: str) -> str:
     # NUL and other control characters have no business in any field (PostgreSQL refuses NUL
     # outright), and a lone surrogate cannot even be stored as UTF-8: refuse both by name.
-    for ch in value:
-        category = unicodedata.category(ch)
-        if category == "Cc" and ch not in "\t\n\r":
-            raise ValueError("must not contain control characters")
-        if category == "Cs":
-            raise ValueError("must be valid Unicode text")
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    if _SURROGATE.search(value):
+        raise ValueError("must be valid Unicode text")
     return value
 
 

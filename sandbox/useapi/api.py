@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .. import chaos as faults
 from ..callbacks import PushScheduler, post_json
+from ..chaos import Chaos, Fault, digest
 from ..png import PALETTE, gradient_png
 from ..signing import UrlSigner
 from . import stream
@@ -27,10 +29,12 @@ from .state import (
     COMPLETED,
     DEFAULT_ACCOUNT,
     DEFAULT_MAX_JOBS,
+    LABELS,
     OUTCOME_COMPLETED,
     OUTCOME_FAILED,
     OUTCOME_MODERATED,
     OUTCOME_REMOVED,
+    PROCESSING,
     Phase,
     UseapiStore,
     Video,
@@ -54,13 +58,20 @@ class UseapiConfig:
     url_ttl: float = 24 * 3600.0  # result links, counted from the video's completion
     reply_timeout: float = 3.0
     retention_seconds: float = 31 * 86400.0  # past this, GET videos/{id} answers 410
+    slow_upload_seconds: float = 3.0  # how late a ``slowupload`` token's uploads answer
 
 
 class UseapiApi:
     def __init__(
-        self, config: UseapiConfig, video: bytes, signer: UrlSigner, public_url: str = ""
+        self,
+        config: UseapiConfig,
+        video: bytes,
+        signer: UrlSigner,
+        public_url: str = "",
+        chaos: Chaos | None = None,
     ) -> None:
         self.config = config
+        self.chaos = chaos or Chaos()
         self.video = video  # every result and preview clip is the sample MP4
         self.signer = signer
         self.public_url = public_url.rstrip("/")
@@ -84,7 +95,9 @@ class UseapiApi:
     def upload_file(
         self, authorization: str | None, params: dict[str, str], body: bytes, content_type: str
     ) -> Answer:
-        token, _ = self._authenticate(authorization)
+        token, directives = self._authenticate(authorization)
+        # By the image alone: a retry is the same call, whichever token sends it.
+        self._chaos_refusal(directives, "useapi.upload", digest(body), faults.USEAPI_UPLOAD)
         kind = media_type(content_type)
         if kind not in UPLOAD_TYPES:
             raise UseapiError(400, "Content-Type must be image/png or image/jpeg")
@@ -92,6 +105,9 @@ class UseapiApi:
             raise UseapiError(400, "The request body (the file) is empty")
         account = _account(params.get("account", ""))
         upload = self.store.add_file(token, account, kind, len(body))
+        if directives.slowupload:
+            # Stored, but answered late: a client that gives up meanwhile uploads again.
+            self.stopping.wait(self.config.slow_upload_seconds)
         return Answer(200, {"fileID": upload.file_id, "ossPath": upload.oss_path})
 
     # --- agent-create --------------------------------------------------------------------------
@@ -118,6 +134,8 @@ class UseapiApi:
                 raise UseapiError(400, "ossPath does not match fileID")
             account = account or upload.account
         _check_inputs(template, has_image=bool(request.file_id), prompt=request.prompt)
+        identity = request.reply_ref or digest(body)
+        fault = self._chaos_refusal(directives, "useapi.create", identity, faults.USEAPI_CREATE)
 
         heartbeat = self.config.heartbeat_seconds
         if directives.novideoid:
@@ -145,7 +163,14 @@ class UseapiApi:
         if video.reply_url:
             # Fires when the video is final even if nobody polls; cancel fires it sooner.
             self.replies.schedule(video.done_monotonic, video.video_id, "final")
-        if directives.cut:
+            if not directives.nochaos:
+                self._schedule_chaos_replies(video)
+        start_monotonic, start_wall = video.created_monotonic, video.created_at
+        if fault is not None and fault.kind == "late":
+            # The video exists; the stream says nothing until the client has given up.
+            start_monotonic += self.chaos.late_seconds
+            start_wall += self.chaos.late_seconds
+        if directives.cut or (fault is not None and fault.kind == "cut"):
             plan = stream.cut_plan(heartbeat)
         elif directives.cutafter:
             plan = stream.cut_after_plan()
@@ -160,14 +185,15 @@ class UseapiApi:
             plan,
             video,
             links,
-            start_monotonic=video.created_monotonic,
-            start_wall=video.created_at,
+            start_monotonic=start_monotonic,
+            start_wall=start_wall,
         )
 
     # --- videos --------------------------------------------------------------------------------
 
     def get_video(self, authorization: str | None, video_id: str) -> Answer:
-        token, _ = self._authenticate(authorization)
+        token, directives = self._authenticate(authorization)
+        self._chaos_refusal(directives, "useapi.video", video_id, faults.USEAPI_VIDEO)
         video = self.store.get(video_id, token)
         if video is None:
             raise UseapiError(404, NOT_FOUND)
@@ -300,6 +326,26 @@ class UseapiApi:
             raise UseapiError(401, UNAUTHORIZED)
         return token, directives
 
+    def _chaos_refusal(
+        self, directives: Directives, endpoint: str, identity: str, menu: tuple[Fault, ...]
+    ) -> Fault | None:
+        """Chaos mode's verdict on this call: an HTTP refusal is raised here (nothing is made);
+        any other fault (``cut``, ``late``) is returned for the caller to act out."""
+        if directives.nochaos:
+            return None
+        fault = self.chaos.fault(endpoint, identity, menu)
+        if fault is not None and fault.kind == "http":
+            raise self._switched_error(fault.code)
+        return fault
+
+    def _schedule_chaos_replies(self, video: Video) -> None:
+        if self.chaos.chance("useapi.reply.duplicate", video.video_id):
+            again = self.chaos.offset("duplicate", video.video_id, 0.1, 1.5)
+            self.replies.schedule(video.done_monotonic + again, video.video_id, "duplicate")
+        if self.chaos.chance("useapi.reply.reorder", video.video_id):
+            late = self.chaos.offset("reorder", video.video_id, 0.2, 1.0)
+            self.replies.schedule(video.done_monotonic + late, video.video_id, "stale")
+
     def _switched_error(self, status: int) -> UseapiError:
         return UseapiError(status, retry_after=self.config.retry_after if status == 429 else None)
 
@@ -375,11 +421,14 @@ class UseapiApi:
             detail["inputs"] = [dict(i) for i in template.inputs]
         return detail
 
-    def _deliver_reply(self, video_id: str, _event: str) -> None:
+    def _deliver_reply(self, video_id: str, event: str) -> None:
         video = self.store.get(video_id)
         if video is None or not video.reply_url:
             return  # reset since scheduling
         phase = video.phase()
+        if event != "final":
+            self._deliver_chaos_reply(video, phase, event)
+            return
         if not phase.final or not self.store.claim_reply(video):
             return  # once per video: a cancel may already have fired it
         entry: dict[str, Any] = {"status": phase.status, "at": time.time(), "ok": True}
@@ -390,6 +439,22 @@ class UseapiApi:
             entry.update(ok=False, error=str(exc))
             log.info("replyUrl post for video %s failed: %s", video_id, exc)
         self.store.record_reply(video, entry)
+
+    def _deliver_chaos_reply(self, video: Video, phase: Phase, event: str) -> None:
+        """Chaos mode: the final post again ("duplicate"), or a stale "processing" post
+        after the final one ("stale"); both only once the video is final."""
+        if not phase.final:
+            return
+        if event == "stale":
+            phase = Phase(PROCESSING, LABELS[PROCESSING], False, 50)
+        entry: dict[str, Any] = {"status": phase.status, "at": time.time(), "ok": True}
+        entry["chaos"] = event
+        try:
+            post_json(video.reply_url, self._video_body(video, phase), self.config.reply_timeout)
+        except Exception as exc:
+            entry.update(ok=False, error=str(exc))
+        self.store.record_reply(video, entry)
+        self.chaos.note(f"useapi.reply.delivered_{event}")
 
 
 def _check_inputs(template: Template, has_image: bool, prompt: str) -> None:

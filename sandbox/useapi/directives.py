@@ -20,6 +20,8 @@ _FLAGS = (
     "novideoid",
     "poll596",
     "busy",
+    "slowupload",
+    "nochaos",
 )
 
 
@@ -38,6 +40,8 @@ class Directives:
     novideoid: bool = False
     poll596: bool = False
     busy: bool = False
+    slowupload: bool = False
+    nochaos: bool = False
 
 
 def _http_error(digits: str) -> int | None:

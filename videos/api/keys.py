@@ -34,7 +34,10 @@ class KeyIn(Schema):
         examples=["global"],
     )
     label: Text = Field(..., max_length=100, examples=["Production"])
-    secret: Text = Field(..., max_length=4096, description="Stored encrypted; never shown again.")
+    # repr=False: error reports print the frames' locals, this model among them.
+    secret: Text = Field(
+        ..., max_length=4096, repr=False, description="Stored encrypted; never shown again."
+    )
     account: Text = Field(
         "",
         max_length=100,
@@ -62,6 +65,11 @@ class KeyPatchIn(Schema):
     rpm: int | None = Field(None, ge=1, le=10_000)
 
 
+class SharedWithOut(Schema):
+    id: int
+    name: str
+
+
 class KeyOut(Schema):
     id: int
     provider: ProviderSlug
@@ -72,7 +80,8 @@ class KeyOut(Schema):
     account: str
     max_jobs: int | None
     owned: bool = Field(..., description="Yours (else a teammate's, shared with the team).")
-    shared: bool
+    shared: bool = Field(..., description="Shared with a team (`shared_with`).")
+    shared_with: SharedWithOut | None
     max_concurrent: int = Field(..., description="Jobs at once (the provider's default if unset).")
     rpm: int | None = Field(..., description="Creates per minute (null: no limit).")
     in_flight: int = Field(..., description="Jobs at the upstream on this key now.")
@@ -109,7 +118,12 @@ def _payloads(request, keys: list[ProviderKey]) -> list[dict]:
             "account": key.account,
             "max_jobs": key.max_jobs,
             "owned": key.user_id == request.auth.user_id,
-            "shared": key.shared_with_id == request.auth.team_id,
+            "shared": key.shared_with_id is not None,
+            "shared_with": (
+                {"id": key.shared_with.pk, "name": key.shared_with.name}
+                if key.shared_with
+                else None
+            ),
             "max_concurrent": loads[key.pk].capacity,
             "rpm": loads[key.pk].rpm,
             "in_flight": loads[key.pk].in_flight,
@@ -190,14 +204,17 @@ def key_update(request, key_id: KeyId, payload: KeyPatchIn):
 
 @router.post(
     "/keys/{key_id}/test",
-    response={200: KeyTestOut, **error_responses(404, 422)},
+    response={200: KeyTestOut, **error_responses(403, 404, 422)},
     summary="Test a key",
-    description="A harmless call to the upstream: does it take the key? Recorded on the key.",
+    description=(
+        "A harmless call to the upstream: does it take the key? Recorded on the key. Only "
+        "the key's owner may test it."
+    ),
     operation_id="keys_test",
 )
 def key_test(request, key_id: KeyId):
     key = _key_of(request, key_id)
-    ok = services.key_check(key=key)
+    ok = services.key_test(key=key, by=request.auth.user)
     return {"ok": ok, "key": _payloads(request, [key])[0]}
 
 

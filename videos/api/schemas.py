@@ -15,7 +15,7 @@ from pydantic import ConfigDict
 from portal.api.types import Text
 from videos.models import Attachment, Job, JobEvent, JobStatus, VideoTemplate
 from videos.providers import PROVIDERS, provider_for
-from videos.selectors import job_queue_spot
+from videos.selectors import QueueSpot, queue_spots
 
 # The registry's slugs, as an enum the OpenAPI document lists.
 ProviderSlug = StrEnum("ProviderSlug", {slug: slug for slug in PROVIDERS})  # type: ignore[misc]
@@ -186,9 +186,11 @@ def _result(job: Job) -> Attachment | None:
     return job.result
 
 
-def job_payload(job: Job, *, base_url: str = "") -> dict:
-    """The job as the API and webhooks show it; `base_url` makes the video URL absolute."""
+def job_payload(job: Job, *, base_url: str = "", spots: dict | None = None) -> dict:
+    """The job as the API and webhooks show it; `base_url` makes the video URL absolute.
+    `spots`: queue places a list looked up for all its jobs at once (queue_spots)."""
     result = _result(job)
+    spot = (spots if spots is not None else queue_spots([job])).get(job.pk)
     return {
         "id": job.id,
         "status": job.status,
@@ -206,13 +208,12 @@ def job_payload(job: Job, *, base_url: str = "") -> dict:
         "cost_cents": job.cost_cents,
         "video": video_payload(job.id, result, base_url=base_url) if result else None,
         "key": {"label": job.key.label, "last4": job.key.last4} if job.key else None,
-        "queue": _queue(job),
+        "queue": queue_payload(spot) if spot else None,
     }
 
 
-def _queue(job: Job) -> dict | None:
-    spot = job_queue_spot(job)
-    return {"position": spot.position, "eta_s": spot.eta_seconds} if spot else None
+def queue_payload(spot: QueueSpot) -> dict:
+    return {"position": spot.position, "eta_s": spot.eta_seconds}
 
 
 def video_payload(job_id, result: Attachment, *, base_url: str = "") -> dict:

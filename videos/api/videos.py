@@ -14,8 +14,10 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.handlers.asgi import ASGIRequest
 from django.db.models import Prefetch, Q
 from django.http import FileResponse, StreamingHttpResponse
 from ninja import Header, Path, Query, Router, Status
@@ -27,8 +29,9 @@ from videos.api.schemas import MAX_ID, JobListOut, JobOut, VideoIn, job_payload
 from videos.errors import JobInputError, NoUsableKeyError
 from videos.models import Attachment, AttachmentKind, Job, JobStatus, VideoTemplate
 from videos.providers import provider_for
-from videos.selectors import jobs_for_team, templates_active
-from videos.sse import job_event_stream
+from videos.selectors import jobs_for_team, queue_spots, templates_active
+from videos.services.streams import stream_open
+from videos.sse import job_event_stream, job_event_stream_async
 
 router = Router(tags=["videos"])
 
@@ -113,6 +116,14 @@ def video_create(
     ] = None,
 ):
     token = request.auth
+    body_hash = request_hash(payload) if idempotency_key else ""
+    if idempotency_key:
+        # A replay answers the first job whatever changed since (the key went invalid, the
+        # template was withdrawn, the quota ran out): looked up before any check, as Stripe
+        # does. Another body with the same key is a 409.
+        first = services.job_for_idempotency_key(token.team, idempotency_key, body_hash)
+        if first is not None:
+            return Status(201, job_payload(first, base_url=_base_url(request)))
     candidates = _templates_for(payload.template_id)
     media = [_media_input(i, m.value) for i, m in enumerate(payload.media_inputs)]
     callback_url = _check_callback_url(payload.callback_url) if payload.callback_url else ""
@@ -137,7 +148,7 @@ def video_create(
         reference=payload.reference,
         callback_url=callback_url,
         idempotency_key=idempotency_key or "",
-        request_hash=request_hash(payload) if idempotency_key else "",
+        request_hash=body_hash,
     )
     return Status(201, job_payload(job, base_url=_base_url(request)))
 
@@ -173,12 +184,22 @@ def _encode_cursor(job: Job) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    refused = input_error("cursor", "not a cursor this API gave out")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, job_id = json.loads(raw)
-        return datetime.fromisoformat(created_at), UUID(job_id)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise input_error("cursor", "not a cursor this API gave out") from None
+        parts = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        raise refused from None
+    # Exactly what _encode_cursor writes: [aware ISO time, UUID], both strings.
+    if not (isinstance(parts, list) and len(parts) == 2 and all(isinstance(p, str) for p in parts)):
+        raise refused
+    try:
+        created_at, job_id = datetime.fromisoformat(parts[0]), UUID(parts[1])
+    except ValueError:
+        raise refused from None
+    if created_at.tzinfo is None:
+        raise refused
+    return created_at, job_id
 
 
 @router.get(
@@ -203,8 +224,9 @@ def video_list(
         jobs = jobs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=job_id))
     page = list(_with_results(jobs)[: limit + 1])
     base_url = _base_url(request)
+    spots = queue_spots(page[:limit])
     return {
-        "items": [job_payload(job, base_url=base_url) for job in page[:limit]],
+        "items": [job_payload(job, base_url=base_url, spots=spots) for job in page[:limit]],
         "next_cursor": _encode_cursor(page[limit - 1]) if len(page) > limit else None,
     }
 
@@ -232,7 +254,7 @@ def video_cancel(request, video_id: UUID):
 
 @router.get(
     "/videos/{video_id}/events",
-    response={200: None, **error_responses(404, 422)},
+    response={200: None, **error_responses(404, 422, 429)},
     summary="Stream a video's events",
     description=(
         "Server-sent events from the job's timeline until it is finished: `id` is the event "
@@ -249,7 +271,7 @@ def video_cancel(request, video_id: UUID):
         }
     },
 )
-def video_events(
+async def video_events(
     request,
     video_id: UUID,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
@@ -263,13 +285,21 @@ def video_events(
     ] = None,
 ):
     refuse_unknown_query(request, "last_event_id")
-    job = _job_of(request, video_id)
+    token = request.auth
+    job = await sync_to_async(_job_of)(request, video_id)
+    stream_id = await sync_to_async(stream_open)(
+        token_id=token.pk, team_id=token.team_id, job_id=job.id
+    )
     after = last_event_id or resume_after or "0"
+    # Under ASGI (production) the stream holds no thread while idle; a WSGI server
+    # (runserver, the test client) needs a plain iterator, which it serves as it goes.
+    stream = job_event_stream_async if isinstance(request, ASGIRequest) else job_event_stream
     response = StreamingHttpResponse(
-        job_event_stream(
+        stream(
             job_id=job.id,
             after_id=int(after) if after.isascii() and after.isdigit() else 0,
             base_url=_base_url(request),
+            stream_id=stream_id,
         ),
         content_type="text/event-stream; charset=utf-8",
     )

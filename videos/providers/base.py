@@ -161,6 +161,7 @@ class CallbackHint:
     task_id: str = ""
     raw_status: str = ""
     reference: str = ""
+    final: bool = False  # the push says the task ended (success or failure)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@
     │                           marker), `message` (safe to show a user), `trace_id`
     ├── TransientError          try again later (`retry_after` seconds at least)
     │   ├── RateLimited         the key is busy or rate-limited: cool it, try later
+    │   ├── CallbackUnreachable our callback URL failed its check: send without it
     │   └── AmbiguousCreate     a create may have happened: look before creating again
     └── PermanentError          trying again will not help
         ├── CredentialsRejected the key itself is bad: mark it invalid
@@ -35,6 +36,11 @@ class TransientError(UpstreamError):
 
 class RateLimited(TransientError):
     """The upstream refused for rate or capacity (MiniMax 1002/2045, useapi 429)."""
+
+
+class CallbackUnreachable(TransientError):
+    """The upstream refused the create because it could not verify our callback URL (MiniMax
+    echoes a challenge first): nothing was made; the job is sent again without one."""
 
 
 class AmbiguousCreate(TransientError):

@@ -10,6 +10,7 @@ covers), is reached only at public addresses, each redirect hop checked again
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -103,18 +104,19 @@ def nothing_sent(error: requests.RequestException) -> bool:
     )
 
 
-def open_download(
-    session: requests.Session, url: str, *, timeout: tuple[float, float], what: str = "video"
-) -> ResultStream:
-    """A streaming GET of a file the upstream links to (a signed CDN URL: no Authorization).
+def _host_allowed(host: str, allowed: Sequence[str]) -> bool:
+    """`allowed` holds host names, or ".example.com" for a domain and its subdomains."""
+    host = host.lower().rstrip(".")
+    return any(
+        host == entry or (entry.startswith(".") and host.endswith(entry)) for entry in allowed
+    )
 
-    Every failure is transient: an expired link (401/403/404/410) is asked for again by
-    re-querying the task, anything else may simply work next time.
-    """
-    if not url.startswith(("https://", "http://")):
-        raise TransientError("no_url", f"The upstream gave no {what} URL.")
+
+def _get(
+    session: requests.Session, url: str, *, timeout: tuple[float, float], what: str
+) -> requests.Response:
     try:
-        response = session.get(url, stream=True, timeout=timeout)
+        return session.get(url, stream=True, timeout=timeout, allow_redirects=False)
     except netguard.UnsafeUrlError:
         raise PermanentError(
             "unsafe_url", f"The upstream pointed at a {what} on a private address."
@@ -122,8 +124,43 @@ def open_download(
     except requests.Timeout:
         raise TransientError("timeout", f"The {what} download timed out.") from None
     except requests.RequestException:
-        # Connection refused or reset, too many redirects, a URL requests cannot use ...
+        # Connection refused or reset, a URL requests cannot use ...
         raise TransientError("connection", f"The {what} host could not be reached.") from None
+
+
+def open_download(
+    session: requests.Session,
+    url: str,
+    *,
+    timeout: tuple[float, float],
+    what: str = "video",
+    allowed_hosts: Sequence[str] = (),
+) -> ResultStream:
+    """A streaming GET of a file the upstream links to (a signed CDN URL: no Authorization).
+
+    `allowed_hosts` (a provider's RESULT_HOSTS setting): where its links may point; empty,
+    any public host (the address check applies either way). The configured upstream hosts are
+    always allowed. Every failure is transient but a refused address: an expired link
+    (401/403/404/410) is asked for again by re-querying the task, anything else may simply
+    work next time.
+    """
+    for _hop in range(MAX_REDIRECTS + 1):
+        if not url.startswith(("https://", "http://")):
+            raise TransientError("no_url", f"The upstream gave no {what} URL.")
+        host = urlsplit(url).hostname or ""
+        trusted = host in _configured_hosts() or _host_allowed(host, allowed_hosts)
+        if allowed_hosts and not trusted:
+            raise PermanentError(
+                "unsafe_url", f"The upstream pointed at a {what} on a host it does not use."
+            )
+        response = _get(session, url, timeout=timeout, what=what)
+        if response.status_code not in (301, 302, 303, 307, 308):
+            break
+        # Each hop is checked again: its host here, its addresses by the session's adapter.
+        url = requests.compat.urljoin(url, response.headers.get("Location", ""))
+        response.close()
+    else:
+        raise TransientError("redirects", f"The {what} link redirected too often.")
     if response.status_code in (401, 403, 404, 410):
         response.close()
         raise TransientError(

@@ -41,6 +41,7 @@ from videos.providers.base import (
 )
 from videos.providers.errors import (
     AmbiguousCreate,
+    CallbackUnreachable,
     CredentialsRejected,
     InsufficientBalance,
     Moderated,
@@ -117,6 +118,10 @@ def classify(code: int, message: str, trace_id: str) -> UpstreamError:
         return RateLimited(str(code), text, trace_id=trace_id, retry_after=RATE_LIMIT_CODES[code])
     if code in TRANSIENT_CODES:
         return TransientError(str(code), text, trace_id=trace_id)
+    if code == 2013 and "callback" in message.lower():
+        # "callback_url verification failed": our challenge echo did not come back in 3 s
+        # (upstream FACTS, "Callback") - a slow moment of ours, not the job's end.
+        return CallbackUnreachable(str(code), text, trace_id=trace_id)
     return PermanentError(str(code), text, trace_id=trace_id)
 
 
@@ -309,20 +314,31 @@ class MiniMax:
         url = str(data.get("video_url") or "")
         if data.get("file_id"):
             url = _download_url(client, str(data["file_id"]))
-        return http.open_download(client.session, url, timeout=settings.UPSTREAM_TIMEOUT)
+        return http.open_download(
+            client.session,
+            url,
+            timeout=settings.UPSTREAM_TIMEOUT,
+            allowed_hosts=settings.MINIMAX_RESULT_HOSTS,
+        )
 
     def open_artifact(self, url: str) -> ResultStream:
         return http.open_download(
-            http.new_session(), url, timeout=settings.UPSTREAM_TIMEOUT, what="image"
+            http.new_session(),
+            url,
+            timeout=settings.UPSTREAM_TIMEOUT,
+            what="image",
+            allowed_hosts=settings.MINIMAX_RESULT_HOSTS,
         )
 
     def read_callback(self, payload: Mapping[str, Any]) -> CallbackReply:
         # upstream FACTS, "Callback": the challenge must be echoed within 3 s.
         if "challenge" in payload:
             return CallbackReply(body={"challenge": payload["challenge"]}, hint=None)
+        raw_status = str(payload.get("status") or "")[:40]
         hint = CallbackHint(
             task_id=str(payload.get("task_id") or "")[:200],
-            raw_status=str(payload.get("status") or "")[:40],
+            raw_status=raw_status,
+            final=STATES.get(raw_status.lower()) in (State.SUCCEEDED, State.FAILED),
         )
         return CallbackReply(body={"status": "success"}, hint=hint)
 

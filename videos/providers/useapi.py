@@ -696,7 +696,12 @@ class UseApi:
             url = _result_url(data) or _result_url(_status(client, task_id, known=True).data)
             if not url:
                 raise TransientError("no_url", "useapi.net gives no link to this video yet.")
-            stream = http.open_download(client.session, url, timeout=settings.UPSTREAM_TIMEOUT)
+            stream = http.open_download(
+                client.session,
+                url,
+                timeout=settings.UPSTREAM_TIMEOUT,
+                allowed_hosts=settings.USEAPI_RESULT_HOSTS,
+            )
         except BaseException:
             client.close()
             raise
@@ -706,7 +711,11 @@ class UseApi:
         session = http.new_session()
         try:
             stream = http.open_download(
-                session, url, timeout=settings.UPSTREAM_TIMEOUT, what="image"
+                session,
+                url,
+                timeout=settings.UPSTREAM_TIMEOUT,
+                what="image",
+                allowed_hosts=settings.USEAPI_RESULT_HOSTS,
             )
         except BaseException:
             _close_session(session)
@@ -726,9 +735,13 @@ class UseApi:
         reference = _text(payload.get("replyRef"), limit=REPLY_MAX)
         if not (task_id or raw_status or reference):
             return CallbackReply(body=reply, hint=None)
+        code = _int(payload.get("status"))
+        final = code in (SUCCEEDED_CODE, FAILED_CODE) or code in MODERATED_CODES
         return CallbackReply(
             body=reply,
-            hint=CallbackHint(task_id=task_id, raw_status=raw_status, reference=reference),
+            hint=CallbackHint(
+                task_id=task_id, raw_status=raw_status, reference=reference, final=final
+            ),
         )
 
     def cancel(self, credentials: Credentials, task_id: str) -> None:

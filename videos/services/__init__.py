@@ -25,6 +25,7 @@ from videos.services.keys import (
     key_delete,
     key_mark_invalid,
     key_store,
+    key_test,
     key_update,
 )
 from videos.services.submit import job_adopt, job_submit
@@ -55,6 +56,7 @@ __all__ = [
     "key_delete",
     "key_mark_invalid",
     "key_store",
+    "key_test",
     "key_update",
     "poll_interval",
     "templates_sync",

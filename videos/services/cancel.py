@@ -13,7 +13,7 @@ from accounts.vault import VaultError
 from videos.models import EventKind, Job, JobStatus
 from videos.providers.base import Credentials
 from videos.providers.errors import UpstreamError
-from videos.services.submit import AMBIGUOUS
+from videos.services.pool import AMBIGUOUS
 from videos.services.transitions import credentials_for, event, provider_of
 
 logger = logging.getLogger("videos.services")

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -23,7 +23,8 @@ from videos.providers.base import CallbackHint, Progress, State
 from videos.providers.errors import PermanentError, TransientError
 from videos.queue import enqueue
 from videos.services.artifacts import record_artifacts
-from videos.services.submit import AMBIGUOUS, fail_permanently
+from videos.services.pool import AMBIGUOUS
+from videos.services.submit import fail_permanently
 from videos.services.transitions import (
     credentials_for,
     event,
@@ -72,6 +73,7 @@ def job_poll(*, job_id, force: bool = False) -> None:
         progress = provider_of(job).status(
             credentials_for(job.key), job.upstream_task_id, job.upstream_data
         )
+        job_apply_progress(job=job, progress=progress)
     except TransientError as exc:
         logger.info("job %s: query failed transiently (%s); asking again later", job.id, exc)
         if exc.retry_after:
@@ -86,7 +88,29 @@ def job_poll(*, job_id, force: bool = False) -> None:
     except PermanentError as exc:
         fail_permanently(job, exc, from_statuses=[JobStatus.PROCESSING])
         return
-    job_apply_progress(job=job, progress=progress)
+    except Exception:
+        logger.exception("job %s: a look failed unexpectedly", job.id)
+        _poll_broke(job)
+
+
+POLL_ERRORS = "poll_errors"
+
+
+def _poll_broke(job: Job) -> None:
+    """The next look (already scheduled by the claim) tries again; a job whose looks keep
+    breaking ends after JOB_POLL_MAX_ERRORS instead of being asked about forever."""
+    errors = int(job.upstream_data.get(POLL_ERRORS, 0)) + 1
+    if errors >= settings.JOB_POLL_MAX_ERRORS:
+        job_fail(
+            job.id,
+            code="poll_error",
+            message=f"Checking on this job failed unexpectedly {errors} times.",
+            from_statuses=[JobStatus.PROCESSING],
+        )
+        return
+    Job.objects.filter(pk=job.pk, status=JobStatus.PROCESSING).update(
+        upstream_data=merged(job.upstream_data, {POLL_ERRORS: errors})
+    )
 
 
 def _bar(job: Job, progress: Progress) -> int:
@@ -141,6 +165,26 @@ def job_apply_progress(*, job: Job, progress: Progress) -> None:
             enqueue("videos.tasks.fetch_job", job.id)
 
 
+def _ask_soon(job: Job, *, final: bool) -> None:
+    """A push's hint: ask the upstream now, unless a push of its kind (progress, or "it
+    ended") did so moments ago; then the job's next look comes when that moment is over
+    (pushes coalesce, none is lost: replayed pushes make at most one look per window each)."""
+    now = timezone.now()
+    window = timedelta(seconds=settings.JOB_FORCED_POLL_MIN_SECONDS)
+    field = "forced_final_poll_at" if final else "forced_poll_at"
+    claimed = (
+        Job.objects.filter(pk=job.pk, status=JobStatus.PROCESSING)
+        .filter(Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lte": now - window}))
+        .update(**{field: now})
+    )
+    if claimed:
+        enqueue("videos.tasks.poll_job", job.id, force=True)
+        return
+    Job.objects.filter(
+        pk=job.pk, status=JobStatus.PROCESSING, next_attempt_at__gt=now + window
+    ).update(next_attempt_at=now + window)
+
+
 def job_record_callback(*, job: Job, hint: CallbackHint) -> None:
     """A push from the upstream is a hint, never the outcome: record it and re-query.
 
@@ -163,6 +207,6 @@ def job_record_callback(*, job: Job, hint: CallbackHint) -> None:
             job.status == JobStatus.QUEUED and job.upstream_data.get(AMBIGUOUS)
         )
         if job.status == JobStatus.PROCESSING:
-            enqueue("videos.tasks.poll_job", job.id, force=True)
+            _ask_soon(job, final=hint.final)
         elif open_create and hint.task_id and not job.upstream_task_id:
             enqueue("videos.tasks.adopt_job", job.id, task_id=hint.task_id)

@@ -10,17 +10,22 @@ what a key must look like is its provider's, so these writes live here, above bo
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Q
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import vault
 from accounts.models import KeyStatus, ProviderKey
+from accounts.selectors import is_manager
 from portal.errors import FieldError
 from videos.errors import KeyInputError, KeyInUseError, KeyPermissionError
 from videos.models import JobStatus, KeyEvent, KeyEventKind, VideoTemplate
 from videos.providers import DEFAULT_PROVIDER, PROVIDERS, provider_for
 from videos.providers.base import Credentials
 from videos.queue import enqueue
+from videos.services.pool import AMBIGUOUS, pool_wake_for_key
 
 
+@sensitive_variables("secret")  # error reports never show it
 def key_store(
     *,
     user,
@@ -83,6 +88,7 @@ def key_store(
         # A harmless call tells at once whether the upstream takes it (a task: no request
         # waits on the upstream).
         enqueue("videos.tasks.check_key", key.pk)
+        pool_wake_for_key(key_id=key.pk)  # jobs waiting for a key may run on this one
         if (
             upstream.lists_catalogue
             and not VideoTemplate.objects.filter(provider=provider).exists()
@@ -94,22 +100,36 @@ def key_store(
 
 
 def key_delete(*, key: ProviderKey) -> None:
-    # The worker needs the key to keep asking the upstream about these jobs.
-    busy = key.jobs.filter(status__in=JobStatus.in_flight()).count()
-    if busy:
-        raise KeyInUseError(
-            f"this key is used by {busy} unfinished job(s); delete it when they are done"
+    """Delete a key no unfinished job needs. Jobs that only tried it and went back to the
+    pool's queue let go of it; the lock keeps a claim from taking it meanwhile."""
+    with transaction.atomic():
+        ProviderKey.objects.select_for_update().filter(pk=key.pk).first()
+        # The worker needs the key to keep asking the upstream about these jobs, and a job
+        # chosen to run on it (pinned) or whose create there may exist must look there.
+        stays = Q(key_pinned=True) | Q(upstream_data__has_key=AMBIGUOUS)
+        needed = Q(status__in=[JobStatus.SUBMITTING, JobStatus.PROCESSING]) | (
+            Q(status=JobStatus.QUEUED) & stays
         )
-    key.delete()
+        busy = key.jobs.filter(needed).count()
+        if busy:
+            raise KeyInUseError(
+                f"this key is used by {busy} unfinished job(s); delete it when they are done"
+            )
+        key.jobs.filter(status=JobStatus.QUEUED).update(key=None)
+        key.delete()
 
 
 def key_mark_invalid(*, key_id: int | None, reason: str) -> None:
     """The upstream refused the key: no job uses it any more, its owner sees why."""
     if key_id is None:
         return
-    if ProviderKey.objects.filter(pk=key_id).update(
-        status=KeyStatus.INVALID, status_reason=reason[:200]
-    ):
+    # Once: a refusal seen twice on the way (the submit, then the job's end) is one event.
+    marked = (
+        ProviderKey.objects.filter(pk=key_id)
+        .exclude(status=KeyStatus.INVALID)
+        .update(status=KeyStatus.INVALID, status_reason=reason[:200])
+    )
+    if marked:
         KeyEvent.objects.create(key_id=key_id, kind=KeyEventKind.REJECTED, message=reason[:300])
 
 
@@ -137,13 +157,8 @@ def key_update(
     """Change a key. Its owner changes anything; an owner or admin of `team` (the team the
     key is shared with) may only unshare it. Unsharing stops new jobs of the team from using
     it at once; jobs already running on it finish."""
-    from accounts.services import MANAGER_ROLES
-
     is_owner = key.user_id == by.pk
-    manages = (
-        key.shared_with_id == team.pk
-        and team.memberships.filter(user=by, role__in=MANAGER_ROLES).exists()
-    )
+    manages = key.shared_with_id == team.pk and is_manager(team=team, user=by)
     if not is_owner:
         if not manages or label is not UNSET or max_concurrent is not UNSET or rpm is not UNSET:
             raise KeyPermissionError("only the key's owner can change it")
@@ -169,7 +184,17 @@ def key_update(
     if fields:
         ProviderKey.objects.filter(pk=key.pk).update(**fields)
         key.refresh_from_db()
+        if shared is True or fields.keys() & {"max_concurrent", "rpm"}:
+            pool_wake_for_key(key_id=key.pk)  # more room for the teams it serves
     return key
+
+
+def key_test(*, key: ProviderKey, by) -> bool:
+    """ "Test" on the key page and the API: its owner's to run (it spends their account's
+    rate; a teammate using a shared key sees its status instead)."""
+    if key.user_id != by.pk:
+        raise KeyPermissionError("only the key's owner can test it")
+    return key_check(key=key)
 
 
 def key_check(*, key: ProviderKey) -> bool:
@@ -198,6 +223,7 @@ def key_check(*, key: ProviderKey) -> bool:
         ok = True
         ProviderKey.objects.filter(pk=key.pk).update(status=KeyStatus.ACTIVE, status_reason="")
         KeyEvent.objects.create(key=key, kind=KeyEventKind.CHECKED)
+        pool_wake_for_key(key_id=key.pk)  # back in use (or newly saved): waiting jobs look
     ProviderKey.objects.filter(pk=key.pk).update(last_checked_at=timezone.now(), last_check_ok=ok)
     key.refresh_from_db()
     return ok

@@ -29,6 +29,7 @@ from videos.models import Attachment, AttachmentKind, EventKind, Job, JobStatus,
 from videos.providers import base
 from videos.providers.errors import (
     AmbiguousCreate,
+    CallbackUnreachable,
     CredentialsRejected,
     InsufficientBalance,
     PermanentError,
@@ -39,7 +40,15 @@ from videos.providers.errors import (
 from videos.queue import enqueue
 from videos.services.artifacts import record_artifacts, record_notes
 from videos.services.keys import key_mark_invalid
-from videos.services.pool import Claim, key_event, key_rest, pool_claim, pool_wake
+from videos.services.pool import (
+    AMBIGUOUS,
+    WAITING,
+    Claim,
+    key_event,
+    key_rest,
+    pool_claim,
+    pool_wake_for_key,
+)
 from videos.services.transitions import (
     backoff_seconds,
     credentials_for,
@@ -53,9 +62,6 @@ from videos.signals import job_status_changed
 
 logger = logging.getLogger("videos.services")
 
-AMBIGUOUS = "ambiguous_since"
-# Set while the job waits in the queue for a free key (videos.services.pool.pool_wake).
-WAITING = "waiting_since"
 # How many submit attempts a key refused (rate or capacity: useapi's 429 means "wait for the
 # running video"; balance; a rejected key): nothing was made, so those do not use up
 # JOB_SUBMIT_MAX_ATTEMPTS.
@@ -66,9 +72,13 @@ def counted_attempts(job: Job) -> int:
     return job.submit_attempts - int(job.upstream_data.get(REFUSED, 0))
 
 
+# Set when the upstream could not verify the job's callback URL: it goes without one.
+NO_CALLBACK = "no_callback"
+
+
 def callback_url(job: Job) -> str:
     """Where the upstream can push news of this job; "" when it cannot reach us."""
-    if not settings.PUBLIC_BASE_URL:
+    if not settings.PUBLIC_BASE_URL or job.upstream_data.get(NO_CALLBACK):
         return ""
     path = reverse("callback", args=[job.provider, job.callback_token])
     return f"{settings.PUBLIC_BASE_URL}{path}"
@@ -91,7 +101,7 @@ def _media_for(job: Job) -> list[base.MediaInput]:
                 content_type=attachment.content_type,
                 url=public,
                 read=_reader(attachment),
-                upload_ref=attachment.upstream_ref,
+                upload_ref=_upload_of(attachment, job.key_id),
             )
         )
     return media
@@ -105,11 +115,21 @@ def _reader(attachment: Attachment):
     return read
 
 
+# An upload belongs to the account that made it (useapi: a fileID of another token is refused,
+# upstream FACTS), so its reference is kept with the key and reused only on that key.
+UPLOAD_KEY = "key_id"
+
+
+def _upload_of(attachment: Attachment, key_id: int | None) -> dict[str, str]:
+    ref = dict(attachment.upstream_ref)
+    return ref if ref.pop(UPLOAD_KEY, None) == key_id else {}
+
+
 def _remember_upload(job: Job):
     def on_upload(position: int, ref: Mapping[str, str]) -> None:
         # At once, outside the job's transaction: a retry after a crash reuses the upload.
         Attachment.objects.filter(job=job, kind=AttachmentKind.INPUT, position=position).update(
-            upstream_ref=dict(ref)
+            upstream_ref={**ref, UPLOAD_KEY: job.key_id}
         )
 
     return on_upload
@@ -151,11 +171,18 @@ def _no_key(job: Job, claim: Claim) -> None:
     if claim.wait_until is None:
         # No key of the template's provider and region is usable any more (deleted, rejected,
         # unshared): nothing will free up by itself.
-        message = (
-            "The vault key chosen for this job is not usable."
-            if job.key_pinned
-            else f"No usable {provider_of(job).label} key: add one, or ask for one to be shared."
-        )
+        if job.upstream_data.get(AMBIGUOUS):
+            message = (
+                "The key that sent this job's create is no longer usable (rejected, deleted "
+                "or unshared), so the upstream cannot be asked whether it made the video; it "
+                "may have made it. Not sent again."
+            )
+        elif job.key_pinned:
+            message = "The vault key chosen for this job is not usable."
+        else:
+            message = (
+                f"No usable {provider_of(job).label} key: add one, or ask for one to be shared."
+            )
         job_fail(job.id, code="no_usable_key", message=message, from_statuses=[JobStatus.QUEUED])
         return
     first_wait = WAITING not in job.upstream_data
@@ -204,6 +231,8 @@ def job_submit(*, job_id) -> None:
             if found is not None and not _followed_by_another_job(job, found.task_id):
                 _accept(job, found, this_attempt, found_again=True)
                 return
+            # The upstream shows no such task: from here on the job may move to another key.
+            job.upstream_data = {k: v for k, v in job.upstream_data.items() if k != AMBIGUOUS}
             event(
                 job.id,
                 EventKind.NOTE,
@@ -228,12 +257,23 @@ def job_submit(*, job_id) -> None:
     except AmbiguousCreate as exc:
         _submit_ambiguous(job, exc)
         return
+    except CallbackUnreachable as exc:
+        # Nothing was made: send it again at once, without a callback (polling follows it).
+        _requeue(
+            job,
+            0,
+            f"{exc.message} Sending it again without a callback; polling follows the job.",
+            exc,
+            data={NO_CALLBACK: True, REFUSED: int(job.upstream_data.get(REFUSED, 0)) + 1},
+        )
+        enqueue("videos.tasks.submit_job", job.id)
+        return
     except RateLimited as exc:
         seconds = exc.retry_after or settings.KEY_RATE_LIMIT_COOLOFF_SECONDS
         key_rest(
             key_id=job.key.pk, reason=KeyCooling.RATE_LIMITED, seconds=seconds, message=exc.message
         )
-        _failover(job, exc)
+        _failover(job, exc, rest=seconds)
         return
     except TransientError as exc:
         key_event(key_id=job.key.pk, kind=KeyEventKind.ERROR, message=exc.message)
@@ -246,7 +286,7 @@ def job_submit(*, job_id) -> None:
             seconds=settings.KEY_BALANCE_COOLOFF_SECONDS,
             message=exc.message,
         )
-        _failover(job, exc)
+        _failover(job, exc, rest=settings.KEY_BALANCE_COOLOFF_SECONDS)
         return
     except CredentialsRejected as exc:
         key_mark_invalid(key_id=job.key.pk, reason=exc.message)
@@ -265,26 +305,37 @@ def job_submit(*, job_id) -> None:
     _accept(job, submitted, this_attempt)
 
 
-def _failover(job: Job, exc: UpstreamError) -> None:
-    """The key refused, so nothing was made upstream: the job moves to another key at once
-    (or, on a key its caller chose, waits for that key or fails). Refusals like this never
-    use up the job's attempts."""
-    if job.key_pinned:
-        if isinstance(exc, RateLimited):
-            _submit_retry_later(job, exc)
-        elif isinstance(exc, PermanentError):
-            fail_permanently(
-                job,
-                exc,
-                from_statuses=[JobStatus.SUBMITTING],
-                match={"submit_attempts": job.submit_attempts},
-            )
+def _failover(job: Job, exc: UpstreamError, *, rest: float = 0) -> None:
+    """The key refused, so nothing was made upstream: the job moves to another key at once.
+    A job that stays on its key (its caller chose it, or a create it sent may exist there and
+    must be looked for with that account) waits for the key's `rest` to end instead, or ends
+    when the key can no longer be used. Refusals never use up the job's attempts; waiting for
+    a key that takes the job does end after JOB_RATE_LIMIT_MAX_WAIT_SECONDS."""
+    this_attempt = {"submit_attempts": job.submit_attempts}
+    waited = (timezone.now() - job.created_at).total_seconds()
+    if waited > settings.JOB_RATE_LIMIT_MAX_WAIT_SECONDS:
+        message = f"{exc.message} Gave up after waiting {waited // 3600:.0f} h for a key."
+        job_fail(
+            job.id,
+            code=exc.code,
+            message=message,
+            from_statuses=[JobStatus.SUBMITTING],
+            match=this_attempt,
+        )
         return
     refused = {REFUSED: int(job.upstream_data.get(REFUSED, 0)) + 1}
+    if job.key_pinned and isinstance(exc, PermanentError):
+        fail_permanently(job, exc, from_statuses=[JobStatus.SUBMITTING], match=this_attempt)
+        return
+    if job.key_pinned or job.upstream_data.get(AMBIGUOUS):
+        # Its next claim, after the key's rest, runs it or ends it if the key is unusable.
+        wait = f" Trying this key again in {int(rest)} s." if rest else ""
+        _requeue(job, rest, f"{exc.message}{wait}", exc, data=refused)
+        if not rest:
+            enqueue("videos.tasks.submit_job", job.id)
+        return
     with transaction.atomic():
-        moved = Job.objects.filter(
-            pk=job.id, status=JobStatus.SUBMITTING, submit_attempts=job.submit_attempts
-        ).update(
+        moved = Job.objects.filter(pk=job.id, status=JobStatus.SUBMITTING, **this_attempt).update(
             status=JobStatus.QUEUED,
             key=None,
             next_attempt_at=timezone.now(),
@@ -301,7 +352,6 @@ def _failover(job: Job, exc: UpstreamError) -> None:
                 error={"code": exc.code, "message": exc.message},
             )
             enqueue("videos.tasks.submit_job", job.id)
-            pool_wake(team_id=job.team_id, provider=job.provider)
 
 
 def fail_permanently(
@@ -453,12 +503,14 @@ def _submit_ambiguous(job: Job, exc: AmbiguousCreate) -> None:
     )
 
 
-def _requeue(job: Job, delay: float, message: str, exc: TransientError, data=None) -> None:
-    """Back to the queue to try again in `delay` s; its key's slot is free meanwhile."""
+def _requeue(job: Job, delay: float, message: str, exc: UpstreamError, data=None) -> None:
+    """Back to the queue to try again in `delay` s. Its key's slot is free meanwhile, unless
+    a create it sent may exist (ambiguous): that one holds the slot until it is settled."""
     with transaction.atomic():
         fields = {}
         if data:
             fields["upstream_data"] = merged(job.upstream_data, data)
+        holds_its_slot = AMBIGUOUS in fields.get("upstream_data", job.upstream_data)
         moved = Job.objects.filter(
             pk=job.id, status=JobStatus.SUBMITTING, submit_attempts=job.submit_attempts
         ).update(
@@ -476,7 +528,8 @@ def _requeue(job: Job, delay: float, message: str, exc: TransientError, data=Non
                 status=JobStatus.QUEUED,
                 error={"code": exc.code, "message": exc.message},
             )
-            pool_wake(team_id=job.team_id, provider=job.provider)
+            if job.key_id is not None and not holds_its_slot:
+                pool_wake_for_key(key_id=job.key_id)
 
 
 def mark_ambiguous(job: Job) -> bool:
@@ -499,8 +552,7 @@ def mark_ambiguous(job: Job) -> bool:
                 "Submission was interrupted; looking for it upstream before trying again.",
                 status=JobStatus.QUEUED,
             )
-            # The lease ran out: the dead worker's slot on the key is free again.
-            pool_wake(team_id=job.team_id, provider=job.provider)
+            # Its slot on the key stays taken: the create may be running there.
     return bool(moved)
 
 

@@ -23,7 +23,7 @@ from billing.services import ledger_capture, ledger_release
 from videos.models import EventKind, Job, JobEvent, JobStatus
 from videos.providers import provider_for
 from videos.providers.base import Credentials, Provider
-from videos.services.pool import pool_wake
+from videos.services.pool import pool_wake, pool_wake_for_key
 from videos.signals import job_status_changed
 
 logger = logging.getLogger("videos.services")
@@ -92,9 +92,14 @@ def finish(
         event(job_id, EventKind.STATUS, message, status=status, **data)
         # Fan-out (client webhooks): receivers run inside this transaction.
         job_status_changed.send(sender=Job, job_id=job_id, status=status, previous=from_statuses)
-        # Its key's slot is free: the team's jobs waiting for one look now.
-        team_id, provider = Job.objects.filter(pk=job_id).values_list("team_id", "provider").get()
-        pool_wake(team_id=team_id, provider=provider)
+        # Its key's slot is free: jobs waiting for one (of any team the key serves) look now.
+        team_id, provider, key_id = (
+            Job.objects.filter(pk=job_id).values_list("team_id", "provider", "key_id").get()
+        )
+        if key_id is not None:
+            pool_wake_for_key(key_id=key_id)
+        else:
+            pool_wake(team_id=team_id, provider=provider)
     logger.info("job %s -> %s", job_id, status)
     return True
 

@@ -15,12 +15,12 @@ register = template.Library()
 def team_keys_card(team) -> dict:
     keys = list(team.shared_keys.select_related("user").order_by("label"))
     loads = key_loads(keys)
-    days, counts = jobs_per_key_per_day(keys=keys)
+    days, counts = jobs_per_key_per_day(keys=keys, team=team)
     chart = (
         charts.stacked_bars(
             [f"{d:%b} {d.day}" for d in days],
             [charts.Series(f"{key.label} (…{key.last4})", counts[key.pk]) for key in keys],
-            title="Jobs started per key per day",
+            title="The team's jobs started per key per day",
         )
         if keys
         else ""
