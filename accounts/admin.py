@@ -5,7 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import services
-from accounts.models import Invitation, Membership, ProviderKey
+from accounts.models import AuditEvent, Invitation, Membership, ProviderKey
 
 # Teams are registered by billing/admin.py: their list is mostly plan and usage columns, and
 # accounts sits below billing.
@@ -112,3 +112,25 @@ class ProviderKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # keys are added by their owner through the vault page or API
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    # Staff read every team's log; nobody writes it here (append-only: accounts.audit.record
+    # is its only writer, called where each act happens).
+    list_display = ["at", "action", "actor_label", "team", "target", "ip"]
+    list_filter = ["action", ("team", admin.RelatedOnlyFieldListFilter), "at"]
+    list_select_related = ["team"]
+    search_fields = ["actor_label", "target"]
+    readonly_fields = ("at", "action", "actor", "actor_label", "team", "ip", "target", "data")
+    fields = readonly_fields
+    show_full_result_count = False  # no COUNT(*) over a table that only grows
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -186,3 +186,87 @@ class Invitation(models.Model):
         if self.revoked_at:
             return "revoked"
         return "expired" if self.expires_at <= now else "pending"
+
+
+class AuditAction(models.TextChoices):
+    SIGNIN_SUCCEEDED = "signin.succeeded", "Signed in"
+    SIGNIN_FAILED = "signin.failed", "Sign-in failed"
+    KEY_ADDED = "key.added", "Key added"
+    KEY_SHARED = "key.shared", "Key shared"
+    KEY_UNSHARED = "key.unshared", "Key unshared"
+    KEY_DELETED = "key.deleted", "Key deleted"
+    KEY_ROTATED = "key.rotated", "Key rotated"
+    TOKEN_MINTED = "token.minted", "API token minted"
+    TOKEN_REVOKED = "token.revoked", "API token revoked"
+    INVITATION_SENT = "invitation.sent", "Invitation sent"
+    INVITATION_ACCEPTED = "invitation.accepted", "Invitation accepted"
+    MEMBER_ROLE_CHANGED = "member.role_changed", "Member role changed"
+    MEMBER_REMOVED = "member.removed", "Member removed"
+    PLAN_CHANGED = "plan.changed", "Plan changed"
+    WEBHOOK_SECRET_ROTATED = "webhook_secret.rotated", "Webhook secret rotated"
+    MFA_ENABLED = "mfa.enabled", "Two-factor enabled"
+    MFA_DISABLED = "mfa.disabled", "Two-factor disabled"
+    SHARE_CREATED = "share.created", "Share link made"
+    SHARE_REVOKED = "share.revoked", "Share link revoked"
+
+
+class AppendOnly(Exception):
+    """An audit row was to be changed or deleted: the log only grows."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    # The guard for bulk writes through the default manager. Deleting a user or a team still
+    # works: the deletion collector nulls `actor`/`team` through the plain base manager, which
+    # is the one change the log allows (the row keeps `actor_label`).
+    def update(self, **kwargs):
+        raise AppendOnly("audit events cannot be updated")
+
+    def delete(self):
+        raise AppendOnly("audit events cannot be deleted")
+
+
+class AuditEvent(models.Model):
+    """One security-relevant act: who, when, from where, in which team, what, on what.
+
+    Written by accounts.audit.record only, in the transaction of the act. `target` and `data`
+    describe the object ('key "Production" (…ab12)'), never a secret.
+    """
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Null for anonymous acts (a failed sign-in) and the system; `actor_label` keeps the
+    # username after the user is deleted.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, blank=True)
+    # Null for acts outside any team (a failed sign-in) and after the team is deleted: staff
+    # still see the row in the admin.
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=40, choices=AuditAction.choices)
+    target = models.CharField(max_length=200, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            # The team's log page and API, newest first, paged by the (at, id) keyset.
+            models.Index(fields=["team", "-at", "-id"], name="auditevent_team_at_idx"),
+            # Staff in the admin, filtering one action across teams.
+            models.Index(fields=["action", "-at"], name="auditevent_action_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor_label or 'anonymous'}: {self.target}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise AppendOnly("audit events cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("audit events cannot be deleted")

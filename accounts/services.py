@@ -15,8 +15,8 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import vault
-from accounts.models import Invitation, Membership, ProviderKey, Role, Team
+from accounts import audit, vault
+from accounts.models import AuditAction, Invitation, Membership, ProviderKey, Role, Team
 from accounts.selectors import has_verified_email
 from accounts.signals import team_created
 from portal.errors import DomainError, FieldError, PermissionDeniedError
@@ -95,7 +95,9 @@ def _owners_left(team_id: int, *, without: Membership) -> int:
     )
 
 
-def membership_change_role(*, membership: Membership, role: str, by) -> Membership:
+def membership_change_role(
+    *, membership: Membership, role: str, by, ip: str | None = None
+) -> Membership:
     """Owners change any role; admins move people between member and admin only."""
     if role not in Role.values:
         raise TeamInputError("role", f"unknown role; choose one of {', '.join(Role.values)}")
@@ -115,11 +117,19 @@ def membership_change_role(*, membership: Membership, role: str, by) -> Membersh
                 "role", "a team needs at least one owner; make someone else owner first"
             )
         Membership.objects.filter(pk=membership.pk).update(role=role)
+        audit.record(
+            AuditAction.MEMBER_ROLE_CHANGED,
+            actor=by,
+            team=membership.team,
+            target=f'member "{membership.user.get_username()}"',
+            ip=ip,
+            data={"from": membership.role, "to": role},
+        )
     membership.refresh_from_db()
     return membership
 
 
-def membership_remove(*, membership: Membership, by) -> None:
+def membership_remove(*, membership: Membership, by, ip: str | None = None) -> None:
     """Managers remove others (admins cannot remove owners); anyone may leave by themselves."""
     with transaction.atomic():
         _lock_team(membership.team_id)
@@ -135,6 +145,14 @@ def membership_remove(*, membership: Membership, by) -> None:
                 "member", "a team needs at least one owner; make someone else owner first"
             )
         membership.delete()
+        audit.record(
+            AuditAction.MEMBER_REMOVED,
+            actor=by,
+            team=membership.team,
+            target=f'member "{membership.user.get_username()}"',
+            ip=ip,
+            data={"role": membership.role, "left": membership.user_id == by.pk},
+        )
 
 
 # --- Invitations --------------------------------------------------------------------------
@@ -145,7 +163,13 @@ def _token_hash(token: str) -> str:
 
 
 def invitation_create(
-    *, team: Team, by, email: str, role: str = Role.MEMBER, base_url: str
+    *,
+    team: Team,
+    by,
+    email: str,
+    role: str = Role.MEMBER,
+    base_url: str,
+    ip: str | None = None,
 ) -> tuple[Invitation, str]:
     """Invite an address to the team; returns the invitation and its link (shown once).
 
@@ -178,6 +202,14 @@ def invitation_create(
                 expires_at=now + timedelta(days=settings.INVITATION_EXPIRY_DAYS),
             )
             link = base_url.rstrip("/") + reverse("accounts:invitation", args=[token])
+            audit.record(  # the address, never the link: the link is the invitation's key
+                AuditAction.INVITATION_SENT,
+                actor=by,
+                team=team,
+                target=f'invitation of "{email}"',
+                ip=ip,
+                data={"role": role},
+            )
             transaction.on_commit(lambda: _invitation_send(invitation, link, by))
     except IntegrityError:  # the same address invited twice at the same moment
         raise TeamInputError("email", "this address was just invited; try again") from None
@@ -207,7 +239,7 @@ def invitation_for_token(token: str) -> Invitation | None:
     )
 
 
-def invitation_accept(*, token: str, user) -> Membership:
+def invitation_accept(*, token: str, user, ip: str | None = None) -> Membership:
     """Join the team as the invited role. The link works once, before it expires, and only
     for an account that has verified the invited email address (anyone can type an address
     into a profile; only its owner can click the confirmation link sent to it)."""
@@ -240,7 +272,18 @@ def invitation_accept(*, token: str, user) -> Membership:
             ).update(accepted_at=now, accepted_by=user)
             if not claimed:
                 raise InvitationError("This invitation has already been used.")
-            return Membership.objects.create(team=invitation.team, user=user, role=invitation.role)
+            membership = Membership.objects.create(
+                team=invitation.team, user=user, role=invitation.role
+            )
+            audit.record(
+                AuditAction.INVITATION_ACCEPTED,
+                actor=user,
+                team=invitation.team,
+                target=f'invitation of "{invitation.email}"',
+                ip=ip,
+                data={"role": invitation.role},
+            )
+            return membership
     except IntegrityError:  # added to the team some other way meanwhile; the claim rolls back
         raise InvitationError(f"You are already a member of {invitation.team.name}.") from None
 

@@ -13,6 +13,8 @@ urlpatterns = [
     path("teams/<int:team_id>/switch/", views.team_switch, name="team_switch"),
     path("teams/<int:team_id>/invite/", views.team_invite, name="team_invite"),
     path("teams/<int:team_id>/mfa/", views.team_mfa, name="team_mfa"),
+    path("teams/<int:team_id>/audit/", views.team_audit, name="team_audit"),
+    path("teams/<int:team_id>/audit.csv", views.team_audit_csv, name="team_audit_csv"),
     path(
         "teams/<int:team_id>/invitations/<int:invitation_id>/revoke/",
         views.invitation_revoke,

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import csv
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts import services
-from accounts.forms import InviteForm, RoleForm, TeamCreateForm, TeamMfaForm
+from accounts.audit import AuditFilter, audit_csv_rows, audit_events, client_ip
+from accounts.forms import AuditFilterForm, InviteForm, RoleForm, TeamCreateForm, TeamMfaForm
 from accounts.models import Role
 from accounts.selectors import (
     SESSION_TEAM_KEY,
@@ -19,6 +24,7 @@ from accounts.selectors import (
     membership_of,
     team_for_member,
 )
+from portal.api.cursors import cursor_encode
 from portal.errors import DomainError
 from portal.web import show_as_message, show_on_form
 
@@ -133,6 +139,7 @@ def team_invite(request, team_id: int):
             team=team,
             by=request.user,
             base_url=request.build_absolute_uri("/"),
+            ip=client_ip(request),
             **form.cleaned_data,
         )
     except DomainError as exc:
@@ -163,7 +170,7 @@ def member_role(request, team_id: int, membership_id: int):
     role = form.cleaned_data["role"] if form.is_valid() else request.POST.get("role", "")
     try:
         membership = services.membership_change_role(
-            membership=membership, role=role, by=request.user
+            membership=membership, role=role, by=request.user, ip=client_ip(request)
         )
     except DomainError as exc:
         show_as_message(request, exc)
@@ -181,7 +188,7 @@ def member_remove(request, team_id: int, membership_id: int):
     membership = get_object_or_404(team.memberships.select_related("user"), pk=membership_id)
     leaving = membership.user_id == request.user.pk
     try:
-        services.membership_remove(membership=membership, by=request.user)
+        services.membership_remove(membership=membership, by=request.user, ip=client_ip(request))
     except DomainError as exc:
         show_as_message(request, exc)
         return redirect("accounts:team_detail", team_id=team.pk)
@@ -212,7 +219,9 @@ def invitation(request, token: str):
         )
     if request.method == "POST":
         try:
-            membership = services.invitation_accept(token=token, user=request.user)
+            membership = services.invitation_accept(
+                token=token, user=request.user, ip=client_ip(request)
+            )
         except services.InvitationError as exc:
             return render(
                 request,
@@ -238,3 +247,74 @@ def invitation(request, token: str):
             "wrong_email": address is None,
         },
     )
+
+
+# --- The audit log ------------------------------------------------------------------------
+
+AUDIT_PAGE_SIZE = 50
+
+
+def _audit_team_and_filters(request, team_id: int):
+    """The team (its owners and admins only: 403 for members, 404 for anyone else) and the
+    checked filters, or the form with its errors."""
+    team = team_for_member(user=request.user, team_id=team_id)
+    services.require_manager(team=team, user=request.user)
+    form = AuditFilterForm(request.GET)
+    if not form.is_valid():
+        return team, form, None
+    data = form.cleaned_data
+    filters = AuditFilter(
+        action=data["action"],
+        actor=data["actor"].strip(),
+        since=data["since"],
+        until=data["until"],
+    )
+    return team, form, filters
+
+
+@never_cache
+@login_required
+@require_GET
+def team_audit(request, team_id: int):
+    team, form, filters = _audit_team_and_filters(request, team_id)
+    context = {"team": team, "form": form, "events": [], "next_cursor": None, "query": ""}
+    if filters is None:
+        return render(request, "accounts/team_audit.html", context, status=400)
+    rows = audit_events(team=team, filters=filters, after=form.cleaned_data["cursor"])
+    page = list(rows[: AUDIT_PAGE_SIZE + 1])
+    shown = page[:AUDIT_PAGE_SIZE]
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    context.update(
+        events=shown,
+        next_cursor=(
+            cursor_encode(shown[-1].at, shown[-1].pk) if len(page) > AUDIT_PAGE_SIZE else None
+        ),
+        query=query.urlencode(),
+        paged=bool(form.cleaned_data["cursor"]),
+    )
+    return render(request, "accounts/team_audit.html", context)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@never_cache
+@login_required
+@require_GET
+def team_audit_csv(request, team_id: int):
+    """Every row the filters select (not one page), streamed as it is read."""
+    team, form, filters = _audit_team_and_filters(request, team_id)
+    if filters is None:
+        context = {"team": team, "form": form, "events": [], "next_cursor": None, "query": ""}
+        return render(request, "accounts/team_audit.html", context, status=400)
+    writer = csv.writer(_Echo())
+    rows = audit_csv_rows(audit_events(team=team, filters=filters))
+    response = StreamingHttpResponse(
+        (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
+    )
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="audit-team{team.pk}-{stamp}.csv"'
+    return response

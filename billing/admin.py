@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.admin import MembershipInline
+from accounts.audit import client_ip
 from accounts.models import Team
 from billing import services
 from billing.forms import ChangePlanForm, GrantCreditForm, SuspendForm, dollars_to_cents
@@ -233,7 +234,7 @@ def resume_teams(modeladmin, request, queryset):
 @admin.action(description="Move to another plan…")
 def change_plan(modeladmin, request, queryset):
     def apply(team, data):
-        services.team_plan_set(team=team, plan=data["plan"])
+        services.team_plan_set(team=team, plan=data["plan"], by=request.user, ip=client_ip(request))
         return True
 
     return _intermediate(

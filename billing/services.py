@@ -22,7 +22,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import Team
+from accounts import audit
+from accounts.models import AuditAction, Team
 from billing.errors import QuotaExceededError, TeamSuspendedError
 from billing.models import EntryKind, LedgerEntry, PeriodUsage, Plan, TeamPlan
 from billing.periods import period_bounds, period_of
@@ -83,17 +84,47 @@ def team_plan_assign(*, team: Team, plan: Plan | None = None) -> TeamPlan:
     return team_plan
 
 
-def team_plan_set(*, team: Team, plan: Plan) -> TeamPlan:
+def team_plan_set(*, team: Team, plan: Plan, by=None, ip: str | None = None) -> TeamPlan:
     """Staff: move a team to any plan (overrides and caps stay)."""
     team_plan = team_plan_assign(team=team, plan=plan)
     if team_plan.plan_id != plan.pk:
-        TeamPlan.objects.filter(pk=team.pk).update(plan=plan, updated_at=timezone.now())
-        team_plan.refresh_from_db()
+        before = _plan_terms(team_plan)
+        with transaction.atomic():
+            TeamPlan.objects.filter(pk=team.pk).update(plan=plan, updated_at=timezone.now())
+            team_plan.refresh_from_db()
+            _audit_plan_change(team_plan, before=before, by=by, ip=ip)
     return team_plan
 
 
+def _plan_terms(team_plan: TeamPlan) -> dict:
+    return {
+        "plan": team_plan.plan.name,
+        "video_cap": team_plan.video_cap,
+        "budget_cap_cents": team_plan.budget_cap_cents,
+    }
+
+
+def _audit_plan_change(team_plan: TeamPlan, *, before: dict, by, ip: str | None) -> None:
+    after = _plan_terms(team_plan)
+    if after != before:  # saving the same plan and caps again is no change
+        audit.record(
+            AuditAction.PLAN_CHANGED,
+            actor=by,
+            team=team_plan.team,
+            target=f'plan "{after["plan"]}"',
+            ip=ip,
+            data={"from": before, "to": after},
+        )
+
+
 def team_plan_choose(
-    *, team: Team, plan_id: int, video_cap: int | None, budget_cap_cents: int | None
+    *,
+    team: Team,
+    plan_id: int,
+    video_cap: int | None,
+    budget_cap_cents: int | None,
+    by=None,
+    ip: str | None = None,
 ) -> TeamPlan:
     """A team's owners/admins pick a public plan and, if they like, caps below its limits.
 
@@ -106,10 +137,16 @@ def team_plan_choose(
         if value is not None and (not isinstance(value, int) or value < 0):
             raise BillingInputError(field, "must be a whole number, 0 or more (empty: no cap)")
     team_plan = team_plan_assign(team=team, plan=plan)
-    TeamPlan.objects.filter(pk=team.pk).update(
-        plan=plan, video_cap=video_cap, budget_cap_cents=budget_cap_cents, updated_at=timezone.now()
-    )
-    team_plan.refresh_from_db()
+    before = _plan_terms(team_plan)
+    with transaction.atomic():
+        TeamPlan.objects.filter(pk=team.pk).update(
+            plan=plan,
+            video_cap=video_cap,
+            budget_cap_cents=budget_cap_cents,
+            updated_at=timezone.now(),
+        )
+        team_plan.refresh_from_db()
+        _audit_plan_change(team_plan, before=before, by=by, ip=ip)
     return team_plan
 
 

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.audit import client_ip
 from accounts.models import Team
 from accounts.selectors import current_team, team_for_member
 from accounts.services import require_manager
@@ -103,7 +104,11 @@ def team_plan(request, team_id: int):
         return redirect("accounts:team_detail", team_id=team.pk)
     try:
         chosen = services.team_plan_choose(
-            team=team, plan_id=form.cleaned_data["plan"].pk, **form.cleaned_caps()
+            team=team,
+            plan_id=form.cleaned_data["plan"].pk,
+            by=request.user,
+            ip=client_ip(request),
+            **form.cleaned_caps(),
         )
     except DomainError as exc:
         show_as_message(request, exc)

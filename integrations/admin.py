@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from accounts.audit import client_ip
 from integrations import services
-from integrations.models import ApiToken, WebhookAttempt, WebhookDelivery
+from integrations.models import ApiToken, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 @admin.register(ApiToken)
@@ -22,7 +23,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset):
         for token in queryset.filter(revoked_at__isnull=True):
-            services.token_revoke(token=token)
+            services.token_revoke(token=token, by=request.user, ip=client_ip(request))
         messages.success(request, "Revoked.")
 
 
@@ -56,9 +57,12 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "job",
         "event_type",
         "url",
+        "endpoint",
         "body",
         "status",
         "attempts",
+        "max_attempts",
+        "replayed_at",
         "next_attempt_at",
         "last_status_code",
         "last_error",
@@ -69,3 +73,32 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    # Staff see which endpoints were turned off and why; turning one back on is the team's
+    # act (Integrations page), made by an owner or admin who fixed the receiver.
+    list_display = [
+        "display_url",
+        "team",
+        "disabled_at",
+        "failing_since",
+        "last_success_at",
+        "created_at",
+    ]
+    list_filter = [("disabled_at", admin.EmptyFieldListFilter)]
+    search_fields = ["url", "team__name"]
+    readonly_fields = [
+        "team",
+        "url",
+        "created_at",
+        "last_success_at",
+        "failing_since",
+        "disabled_at",
+        "disabled_reason",
+        "disabled_notified_at",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # made by the first delivery to a URL

@@ -24,6 +24,9 @@ class PostResult:
     status_code: int | None
     latency_ms: int
     error: str = ""
+    # The failure is the portal's own (it could not sign): it says nothing of the receiver,
+    # so it does not count against the endpoint's health (integrations.health).
+    ours: bool = False
 
 
 def post(url: str, *, body: bytes, headers: dict[str, str]) -> PostResult:

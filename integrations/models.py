@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import models
@@ -68,24 +69,105 @@ class WebhookEvent(models.TextChoices):
     PROCESSING = "video.processing", "video.processing"
     SUCCEEDED = "video.succeeded", "video.succeeded"
     FAILED = "video.failed", "video.failed"
+    # "Send test event" on the Integrations page: no job behind it.
+    TEST = "test.ping", "test.ping"
 
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SUCCEEDED = "succeeded", "Delivered"
     FAILED = "failed", "Gave up"
+    # Never sent: its endpoint was disabled (integrations.health). Can be re-sent once the
+    # endpoint is enabled again, like a given-up delivery.
+    SKIPPED = "skipped", "Skipped (endpoint disabled)"
+
+
+# The first attempt and the retries of integrations.webhooks.RETRY_DELAYS.
+SCHEDULED_ATTEMPTS = 8
+# A delivery in one of these states can be re-sent by hand (integrations.webhooks.delivery_replay).
+REPLAYABLE_STATUSES = (DeliveryStatus.FAILED, DeliveryStatus.SKIPPED)
+
+
+class WebhookEndpoint(models.Model):
+    """One URL a team's webhooks go to (every job's callback_url with the same URL, and test
+    events), with its health: Standard Webhooks / Svix disable an endpoint whose every
+    attempt failed for 5 days, and an owner or admin enables it again by hand.
+
+    `failing_since` is the time of the first failed attempt since the last successful one
+    (null while the last attempt succeeded, or before any): an endpoint is disabled at a
+    failed attempt made when `failing_since` is 5 days old or more (integrations.health).
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=1024)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    # Our own words (dates, the last status code), never the receiver's answer.
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    # When the owners were emailed about the disabling: set before the email is sent, so
+    # they get it at most once per disabling however often the task runs.
+    disabled_notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["team", "-created_at"]
+        constraints = [
+            # Deliveries find their endpoint by (team, url): one row per URL of a team.
+            models.UniqueConstraint(fields=["team", "url"], name="webhookendpoint_team_url_uniq"),
+            models.CheckConstraint(
+                condition=Q(disabled_at__isnull=False) | Q(disabled_notified_at__isnull=True),
+                name="webhookendpoint_notified_only_when_disabled",
+            ),
+        ]
+        indexes = [
+            # The sweeper's backstop: disabled endpoints whose owners were not emailed yet.
+            models.Index(
+                fields=["disabled_at"],
+                name="endpoint_unnotified_idx",
+                condition=Q(disabled_at__isnull=False, disabled_notified_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_url} of {self.team}"
+
+    @property
+    def is_disabled(self) -> bool:
+        return self.disabled_at is not None
+
+    @property
+    def display_url(self) -> str:
+        """Scheme, host and path: a query string may hold the receiver's own token."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 class WebhookDelivery(models.Model):
-    """One event for one job's callback_url; its id is the `webhook-id` of every attempt.
+    """One event for one job's callback_url (or a test event); its id is the `webhook-id` of
+    every attempt, replays included.
 
     The body is frozen when the event happens, so every retry sends the same bytes.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    # Null only for test events (delivery_job_or_test).
     job = models.ForeignKey(
-        "videos.Job", on_delete=models.CASCADE, related_name="webhook_deliveries"
+        "videos.Job",
+        on_delete=models.CASCADE,
+        related_name="webhook_deliveries",
+        null=True,
+        blank=True,
+    )
+    # Set on every delivery (migration 0004 filled it in for older rows); nullable only so
+    # that the migration could add the column before filling it.
+    endpoint = models.ForeignKey(
+        WebhookEndpoint,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        null=True,
+        blank=True,
     )
     event_type = models.CharField(max_length=30, choices=WebhookEvent.choices)
     url = models.URLField(max_length=1024)
@@ -94,6 +176,10 @@ class WebhookDelivery(models.Model):
         max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The attempt after which a failure gives the delivery up: the retry schedule's last, and
+    # one more for each replay (a replay is one attempt, as in Svix, not a new schedule).
+    max_attempts = models.PositiveSmallIntegerField(default=SCHEDULED_ATTEMPTS)
+    replayed_at = models.DateTimeField(null=True, blank=True)
     # When the sweeper should hand the next attempt out; also a lease while one is running.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -109,6 +195,10 @@ class WebhookDelivery(models.Model):
             models.CheckConstraint(
                 condition=Q(status="pending") | Q(finished_at__isnull=False),
                 name="delivery_finished_has_finished_at",
+            ),
+            models.CheckConstraint(
+                condition=Q(job__isnull=False) | Q(event_type="test.ping"),
+                name="delivery_job_or_test",
             ),
         ]
         indexes = [

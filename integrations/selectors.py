@@ -1,11 +1,11 @@
-"""Reads for tokens and the webhook delivery log."""
+"""Reads for tokens, the webhook delivery log and the team's webhook endpoints."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from accounts.models import Membership, Role, Team
-from integrations.models import ApiToken, WebhookDelivery
+from integrations.models import ApiToken, WebhookDelivery, WebhookEndpoint
 
 
 def tokens_for_user(*, user) -> QuerySet[ApiToken]:
@@ -15,9 +15,16 @@ def tokens_for_user(*, user) -> QuerySet[ApiToken]:
 def deliveries_for_team(*, team: Team) -> QuerySet[WebhookDelivery]:
     return (
         WebhookDelivery.objects.filter(team=team)
-        .select_related("job__template")
+        .select_related("job__template", "endpoint")
         .prefetch_related("attempt_log")
         .order_by("-created_at")
+    )
+
+
+def endpoints_for_team(*, team: Team) -> QuerySet[WebhookEndpoint]:
+    """The team's endpoints, disabled ones first (they need someone), then the newest."""
+    return WebhookEndpoint.objects.filter(team=team).order_by(
+        F("disabled_at").desc(nulls_last=True), "-created_at"
     )
 
 

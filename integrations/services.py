@@ -13,8 +13,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import vault
-from accounts.models import Membership, Team
+from accounts import audit, vault
+from accounts.models import AuditAction, Membership, Team
 from integrations.models import ApiToken, WebhookSecret
 from portal.errors import FieldError
 
@@ -54,7 +54,7 @@ def _token_matches(token: ApiToken, raw: str) -> bool:
     return False
 
 
-def token_create(*, user, team: Team, name: str) -> tuple[ApiToken, str]:
+def token_create(*, user, team: Team, name: str, ip: str | None = None) -> tuple[ApiToken, str]:
     """Make a token for the user in the team; returns the row and the token (shown once)."""
     name = (name or "").strip()
     if not name:
@@ -76,12 +76,31 @@ def token_create(*, user, team: Team, name: str) -> tuple[ApiToken, str]:
                 )
         except IntegrityError:
             continue  # 64**8 prefixes: a collision is rare; just draw again
+        audit.record(
+            AuditAction.TOKEN_MINTED, actor=user, team=team, target=_token_target(token), ip=ip
+        )
         return token, raw
     raise RuntimeError("could not draw a unique token prefix")
 
 
-def token_revoke(*, token: ApiToken) -> None:
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+def _token_target(token: ApiToken) -> str:
+    # The name and the public lookup prefix ("vap_" + 8), never the rest of the token.
+    return f'token "{token.name}" ({token.prefix}…)'
+
+
+def token_revoke(*, token: ApiToken, by=None, ip: str | None = None) -> None:
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if revoked:  # once: revoking a revoked token is no act
+            audit.record(
+                AuditAction.TOKEN_REVOKED,
+                actor=by,
+                team=token.team,
+                target=_token_target(token),
+                ip=ip,
+            )
     token.refresh_from_db()
 
 
@@ -138,7 +157,9 @@ def webhook_secret_reveal(*, secret: WebhookSecret) -> str:
     return vault.decrypt(secret.secret_encrypted)
 
 
-def webhook_secret_rotate(*, team: Team) -> tuple[WebhookSecret, str]:
+def webhook_secret_rotate(
+    *, team: Team, by=None, ip: str | None = None
+) -> tuple[WebhookSecret, str]:
     """A new secret; returns the row and the plaintext, to be shown this once.
 
     The old one keeps signing for WEBHOOK_SECRET_OVERLAP_SECONDS. Pages never show a saved
@@ -153,6 +174,13 @@ def webhook_secret_rotate(*, team: Team) -> tuple[WebhookSecret, str]:
         secret.last4 = raw[-4:]
         secret.rotated_at = timezone.now()
         secret.save()
+        audit.record(
+            AuditAction.WEBHOOK_SECRET_ROTATED,
+            actor=by,
+            team=team,
+            target=f"webhook signing secret (…{secret.last4})",
+            ip=ip,
+        )
     return secret, raw
 
 

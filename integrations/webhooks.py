@@ -5,6 +5,10 @@ Delivery is data, not a sleeping worker: a WebhookDelivery row holds the frozen 
 (integrations.tasks.sweep, once a minute) hands out attempts that are due. Signatures follow
 the Standard Webhooks scheme (https://www.standardwebhooks.com/): headers `webhook-id`,
 `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256("{id}.{timestamp}.{body}")>`.
+
+Also here: re-sending a given-up delivery by hand (delivery_replay) and test events
+(delivery_create_test). Endpoint health (disabled after 5 days of failures) is
+integrations.health.
 """
 
 from __future__ import annotations
@@ -23,12 +27,21 @@ from django.db.models import F
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from accounts.models import Team
+from accounts.services import require_manager
 from accounts.vault import VaultError
-from integrations import http
+from integrations import health, http
+from integrations.errors import (
+    DeliveryNotReplayableError,
+    EndpointDisabledError,
+    WebhookInputError,
+)
 from integrations.models import (
+    REPLAYABLE_STATUSES,
     DeliveryStatus,
     WebhookAttempt,
     WebhookDelivery,
+    WebhookEndpoint,
     WebhookEvent,
 )
 from integrations.services import webhook_signing_keys
@@ -49,7 +62,7 @@ RETRY_DELAYS = [
     timedelta(hours=10),
     timedelta(hours=10),
 ]
-MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1  # = models.SCHEDULED_ATTEMPTS, a delivery's default
 # While an attempt runs, the row is leased: the sweeper will not hand it out again before
 # this passes (longer than connect + read timeouts; a dead worker's attempt is retried after).
 ATTEMPT_LEASE = timedelta(minutes=2)
@@ -73,8 +86,33 @@ def webhook_sign(*, msg_id: str, timestamp: int, body: str, keys: list[bytes]) -
 def _body(event_type: str, job: Job) -> str:
     base_url = settings.PUBLIC_BASE_URL
     data = JobOut.model_validate(job_payload(job, base_url=base_url)).model_dump(mode="json")
+    return _envelope(event_type, data)
+
+
+def _envelope(event_type: str, data: dict) -> str:
     payload = {"type": event_type, "timestamp": timezone.now().isoformat(), "data": data}
     return json.dumps(payload, separators=(",", ":"), sort_keys=True)
+
+
+def _enqueue(delivery: WebhookDelivery) -> None:
+    """The next attempt goes to the broker once the transaction commits (the sweeper hands
+    it out again if that is lost)."""
+    delivery_id = str(delivery.id)
+    transaction.on_commit(lambda: async_task("integrations.tasks.deliver", delivery_id))
+
+
+def _new_delivery(*, endpoint: WebhookEndpoint, **fields) -> WebhookDelivery:
+    """A delivery row for the endpoint: pending, or skipped at once if it is disabled."""
+    now = timezone.now()
+    if endpoint.is_disabled:
+        return WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            status=DeliveryStatus.SKIPPED,
+            finished_at=now,
+            last_error="not sent: the endpoint is disabled",
+            **fields,
+        )
+    return WebhookDelivery.objects.create(endpoint=endpoint, next_attempt_at=now, **fields)
 
 
 def delivery_create(*, job_id, status: str) -> WebhookDelivery | None:
@@ -91,18 +129,95 @@ def delivery_create(*, job_id, status: str) -> WebhookDelivery | None:
         return None
     try:
         with transaction.atomic():  # a savepoint: a duplicate must not poison the job's change
-            delivery = WebhookDelivery.objects.create(
+            delivery = _new_delivery(
+                endpoint=health.endpoint_for(team_id=job.team_id, url=job.callback_url),
                 team_id=job.team_id,
                 job=job,
                 event_type=event_type,
                 url=job.callback_url,
                 body=_body(event_type, job),
-                next_attempt_at=timezone.now(),
             )
     except IntegrityError:
         return None  # this event of this job is queued already
-    delivery_id = str(delivery.id)
-    transaction.on_commit(lambda: async_task("integrations.tasks.deliver", delivery_id))
+    if delivery.status == DeliveryStatus.PENDING:
+        _enqueue(delivery)
+    return delivery
+
+
+def delivery_create_test(*, team: Team, by, url: str) -> WebhookDelivery:
+    """ "Send test event": a signed `test.ping` to the URL through the normal delivery path
+    (same signature, retries, health and log). Owners and admins only: it makes the
+    portal POST to an address of their choice."""
+    require_manager(team=team, user=by)
+    url = (url or "").strip()
+    if not url:
+        raise WebhookInputError("url", "enter the URL of your webhook endpoint")
+    try:
+        # The same rule as a job's callback_url (http(s), public, at most 1024 characters).
+        netguard.check_url(url)
+    except netguard.UnsafeUrlError as exc:
+        raise WebhookInputError("url", str(exc)) from None
+    endpoint = health.endpoint_for(team_id=team.pk, url=url)
+    if endpoint.is_disabled:
+        raise EndpointDisabledError(
+            "this endpoint is disabled after failing for days; enable it again first"
+        )
+    data = {
+        "message": "A test event from Video Agent Portal: your endpoint can be reached.",
+        "team": team.name,
+    }
+    with transaction.atomic():
+        delivery = _new_delivery(
+            endpoint=endpoint,
+            team=team,
+            job=None,
+            event_type=WebhookEvent.TEST,
+            url=url,
+            body=_envelope(WebhookEvent.TEST, data),
+        )
+        _enqueue(delivery)
+    return delivery
+
+
+def delivery_replay(*, delivery: WebhookDelivery, by) -> WebhookDelivery:
+    """Re-send a given-up (or skipped) delivery once, by hand.
+
+    The same message: the same `webhook-id` (the delivery's id) and body, so receivers that
+    de-duplicate by id see a retry, with a fresh timestamp and signature, as a new attempt
+    row. One UPDATE moves the delivery back to pending, so two clicks at once make one
+    replay: the second finds it pending and is refused.
+    """
+    require_manager(team=delivery.team, user=by)
+    endpoint = delivery.endpoint
+    if endpoint is not None and endpoint.is_disabled:
+        raise EndpointDisabledError(
+            "its endpoint is disabled after failing for days; enable it again first"
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = WebhookDelivery.objects.filter(
+            pk=delivery.pk, status__in=REPLAYABLE_STATUSES
+        ).update(
+            status=DeliveryStatus.PENDING,
+            finished_at=None,
+            next_attempt_at=now,
+            # One attempt, as Svix's manual retry: a failed replay is given up again at once.
+            max_attempts=F("attempts") + 1,
+            replayed_at=now,
+        )
+        if not claimed:
+            delivery.refresh_from_db(fields=["status"])
+            state = (
+                "it is being sent already"
+                if delivery.status == DeliveryStatus.PENDING
+                else "it was delivered"
+            )
+            raise DeliveryNotReplayableError(
+                f"only a delivery that was given up or skipped can be re-sent; {state}"
+            )
+        _enqueue(delivery)
+    delivery.refresh_from_db()
+    logger.info("webhook %s: re-sent by user %s", delivery.webhook_id, by.pk)
     return delivery
 
 
@@ -113,10 +228,16 @@ def delivery_attempt(*, delivery_id) -> WebhookAttempt | None:
         WebhookDelivery.objects.filter(
             pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
         )
-        .select_related("team")
+        .select_related("team", "endpoint")
         .first()
     )
     if delivery is None:
+        return None
+    endpoint = _endpoint_of(delivery)
+    if endpoint.is_disabled:
+        WebhookDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.SKIPPED, finished_at=now, next_attempt_at=None
+        )
         return None
     claimed = WebhookDelivery.objects.filter(
         pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=delivery.attempts
@@ -133,7 +254,25 @@ def delivery_attempt(*, delivery_id) -> WebhookAttempt | None:
         error=result.error[:300],
     )
     _record_outcome(delivery, attempt)
+    if not result.ours:
+        # After the delivery's own outcome: a disabling also skips this delivery if it was
+        # to be retried.
+        health.endpoint_record_attempt(
+            endpoint_id=endpoint.pk,
+            ok=attempt.ok,
+            at=attempt.attempted_at,
+            outcome=f"HTTP {attempt.status_code}" if attempt.status_code else attempt.error,
+        )
     return attempt
+
+
+def _endpoint_of(delivery: WebhookDelivery) -> WebhookEndpoint:
+    if delivery.endpoint is not None:
+        return delivery.endpoint
+    # A row older than endpoints that migration 0004 did not reach: attach it now.
+    endpoint = health.endpoint_for(team_id=delivery.team_id, url=delivery.url)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(endpoint=endpoint)
+    return endpoint
 
 
 def _send(delivery: WebhookDelivery) -> http.PostResult:
@@ -146,8 +285,12 @@ def _send(delivery: WebhookDelivery) -> http.PostResult:
         return http.PostResult(status_code=None, latency_ms=0, error=f"refused: {exc}")
     except VaultError:
         return http.PostResult(
-            status_code=None, latency_ms=0, error="the signing secret cannot be decrypted"
+            status_code=None,
+            latency_ms=0,
+            error="the signing secret cannot be decrypted",
+            ours=True,
         )
+    # A fresh timestamp at every attempt (replays too): receivers refuse old ones.
     timestamp = int(timezone.now().timestamp())
     headers = {
         "webhook-id": delivery.webhook_id,
@@ -176,7 +319,7 @@ def _record_outcome(delivery: WebhookDelivery, attempt: WebhookAttempt) -> None:
             status=DeliveryStatus.SUCCEEDED, finished_at=now, next_attempt_at=None, **fields
         )
         logger.info("webhook %s to %s: delivered", delivery.webhook_id, host)
-    elif attempt.number >= MAX_ATTEMPTS:
+    elif attempt.number >= delivery.max_attempts:
         pending.update(
             status=DeliveryStatus.FAILED, finished_at=now, next_attempt_at=None, **fields
         )
@@ -184,7 +327,8 @@ def _record_outcome(delivery: WebhookDelivery, attempt: WebhookAttempt) -> None:
             "webhook %s to %s: gave up after %d attempts", delivery.webhook_id, host, attempt.number
         )
     else:
-        pending.update(next_attempt_at=now + RETRY_DELAYS[attempt.number - 1], **fields)
+        delay = RETRY_DELAYS[min(attempt.number, len(RETRY_DELAYS)) - 1]
+        pending.update(next_attempt_at=now + delay, **fields)
         logger.info(
             "webhook %s to %s: attempt %d failed (%s)",
             delivery.webhook_id,

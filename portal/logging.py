@@ -37,6 +37,8 @@ _PATTERNS = [
     # logged paths (request lines of django.request, django.server, gunicorn, ours).
     (re.compile(r"(/callbacks/[a-z]+/)[^/\s?'\"]+"), r"\1[redacted]"),
     (re.compile(r"(/inputs/)[^/\s?'\"]+"), r"\1[redacted]"),
+    # A share link shows its video to anyone who holds it.
+    (re.compile(r"(/s/)[^/\s?'\"]+"), r"\1[redacted]"),
     # Invitation links let whoever holds them join a team.
     (re.compile(r"(/accounts/invitations/)[^/\s?'\"]+"), r"\1[redacted]"),
     # Passwords inside connection URLs (postgres://user:pw@host, redis://:pw@host).

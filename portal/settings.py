@@ -157,6 +157,7 @@ INSTALLED_APPS = [
     "videos",
     "billing",
     "integrations",
+    "notifications",
     "portal.apps.PortalConfig",
     # Accounts: sign-up, sign-in, email verification, password reset, two-factor
     # (django-allauth). After "accounts", whose templates (accounts/templates/) restyle allauth's.
@@ -208,6 +209,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.current_team",
                 "videos.context_processors.key_alerts",
+                "notifications.context_processors.bell",
             ],
         },
     },

@@ -26,6 +26,7 @@ urlpatterns = [
     path("callbacks/", include("videos.callback_urls")),
     path("api/v1/", api.urls),
     path("integrations/", include("integrations.urls")),
+    path("notifications/", include("notifications.urls")),
     path("", include("billing.urls")),
     path("", include("videos.urls")),
 ]

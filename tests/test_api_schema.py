@@ -82,6 +82,16 @@ EXPECTED = {
     ("delete", "/api/v1/keys/{key_id}"): {"204", "401", "403", "404", "409", "422"},
     ("patch", "/api/v1/keys/{key_id}"): {"200", "400", "401", "403", "404", "413", "422"},
     ("post", "/api/v1/keys/{key_id}/test"): {"200", "401", "403", "404", "422"},
+    ("post", "/api/v1/keys/{key_id}/rotate"): {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "413",
+        "422",
+    },
     ("post", "/api/v1/videos"): {"201", "400", "401", "402", "409", "413", "422"},
     ("get", "/api/v1/videos"): {"200", "401", "422"},
     ("get", "/api/v1/videos/{video_id}"): {"200", "401", "404", "422"},
@@ -89,7 +99,20 @@ EXPECTED = {
     ("get", "/api/v1/videos/{video_id}/events"): {"200", "401", "404", "422", "429"},
     ("get", "/api/v1/videos/{video_id}/download"): {"200", "401", "404", "422"},
     ("get", "/api/v1/videos/{video_id}/files/{file_id}"): {"200", "401", "404", "422"},
+    ("post", "/api/v1/videos/{video_id}/shares"): {"201", "400", "401", "404", "409", "413", "422"},
+    ("get", "/api/v1/videos/{video_id}/shares"): {"200", "401", "404", "422"},
+    ("delete", "/api/v1/shares/{share_id}"): {"204", "401", "404", "422"},
     ("get", "/api/v1/usage"): {"200", "401"},
+    ("get", "/api/v1/webhooks/deliveries/{delivery_id}"): {"200", "401", "404", "422"},
+    ("post", "/api/v1/webhooks/deliveries/{delivery_id}/retry"): {
+        "202",
+        "401",
+        "403",
+        "404",
+        "409",
+        "422",
+    },
+    ("get", "/api/v1/audit"): {"200", "401", "403", "422"},
 }
 
 

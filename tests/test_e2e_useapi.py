@@ -9,6 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from accounts.models import ProviderKey
 from billing.models import LedgerEntry
 from tests.conftest import ART_FONTS, DIVING, make_image
 from tests.support import qcluster, wait_for
@@ -131,6 +132,10 @@ def test_it_waits_as_long_as_a_429_says_before_trying_again(settings, owner, tea
             # Retry-After: 45 is honoured (a backoff alone would wait about 10 s).
             assert job.next_attempt_at >= timezone.now() + timedelta(seconds=40)
             assert "45" in job.events.filter(kind="error").last().message
+            # The key rests as long too; skip both waits (no test waits 45 s).
+            cooling_until = ProviderKey.objects.get(pk=job.key_id).cooling_until
+            assert cooling_until >= timezone.now() + timedelta(seconds=40)
+            ProviderKey.objects.filter(pk=job.key_id).update(cooling_until=None, cooling_reason="")
             Job.objects.filter(pk=job.pk).update(next_attempt_at=timezone.now())
             wait_for(lambda: swept_until_finished(job), what="the second attempt")
     assert job.status == JobStatus.SUCCEEDED and job.submit_attempts == 2

@@ -24,6 +24,7 @@ from tests.support import run_portal
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 CALLBACK_TOKEN = "cbT0k3nSecretValue1234567890abc"
+SHARE_TOKEN = "shR3T0kenSecretValue987654321xyz"
 
 
 def json_lines(text: str) -> list[dict]:
@@ -78,25 +79,28 @@ def test_it_redacts_secrets_in_messages_arguments_and_tracebacks():
         "AbCdSignature123": "S3 signature",
         vault_key: "vault key",
         CALLBACK_TOKEN: "callback token",
+        SHARE_TOKEN: "share link token",
     }
     try:
         raise RuntimeError(f"upstream said no to Bearer {'sk-api-UpstreamKey1234'}")
     except RuntimeError:
         line = emit(
             "videos.providers.minimax",
-            "calling %s with %s; db %s; link %s; keys %s; push to %s",
+            "calling %s with %s; db %s; link %s; keys %s; push to %s; shared as %s",
             "https://api.minimax.io/v1/x",
             "vap_PersonalToken12345678",
             "postgres://portal:hunter2pw@db.internal:5432/portal",
             "https://bucket.s3.amazonaws.com/v.mp4?X-Amz-Signature=AbCdSignature123&X-Amz-Expires=300",
             vault_key,
             f"https://portal.example.com/callbacks/minimax/{CALLBACK_TOKEN}/",
+            f"https://portal.example.com/s/{SHARE_TOKEN}/video",
             exc_info=sys.exc_info(),
         )
     text = json.dumps(line)
     for secret, what in secrets.items():
         assert secret not in text, what
     assert "/callbacks/minimax/[redacted]/" in line["message"]
+    assert "/s/[redacted]/video" in line["message"]
     assert "postgres://portal:[redacted]@db.internal" in line["message"]
     assert "RuntimeError" in line["exc"] and "Bearer [redacted]" in line["exc"]
 

@@ -315,3 +315,42 @@ class OpenStream(models.Model):
 
     def __str__(self) -> str:
         return f"stream of token {self.token_id} on {self.job_id}"
+
+
+class Share(models.Model):
+    """A public link to a finished video (/s/<token>/): no sign-in, nothing of the team.
+
+    Only the token's SHA-256 is kept (videos.services.shares): the link is shown once, when
+    it is made; afterwards the team sees `prefix` to tell its links apart."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="shares")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token_hash = models.CharField(max_length=64)
+    prefix = models.CharField(max_length=8)
+    expires_at = models.DateTimeField(null=True, blank=True)  # null: never
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    views = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The job page and GET /videos/{id}/shares: a job's links, newest first.
+            models.Index(fields=["job", "-created_at"], name="share_job_created_idx"),
+        ]
+        constraints = [
+            # The public page finds its link by the token's hash, and only one row may match.
+            models.UniqueConstraint(fields=["token_hash"], name="share_token_hash_uniq"),
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True) | Q(expires_at__gt=models.F("created_at")),
+                name="share_expires_after_created",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"share {self.prefix}… of {self.job_id}"
+
+    def is_active(self, now) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -4,13 +4,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
+from accounts.audit import client_ip
 from accounts.selectors import current_team, current_team_required, is_manager, keys_for_user
 from portal.errors import DomainError
 from portal.web import show_as_message, show_on_form
@@ -25,6 +25,8 @@ from videos.selectors import (
     keys_visible_to,
     templates_active,
 )
+from videos.serving import serve_file
+from videos.share_views import share_context
 
 
 @login_required
@@ -78,6 +80,7 @@ def job_detail(request, job_id):
             "job": job,
             "status": job_status_payload(job),
             "inputs": job.attachments.filter(kind=AttachmentKind.INPUT),
+            **share_context(request, job),
         },
     )
 
@@ -101,27 +104,13 @@ def job_cancel(request, job_id):
     return redirect("videos:job_detail", job_id=job.id)
 
 
-def _serve(file: FieldFile, content_type: str):
-    storage = file.storage
-    if getattr(storage, "querystring_auth", False):
-        # A private bucket: the owner gets a signed link that expires in minutes
-        # (S3_URL_EXPIRE_SECONDS), and the bytes don't tie up a web worker. Not cached, so
-        # every visit signs afresh.
-        response = redirect(storage.url(file.name))
-        response["Cache-Control"] = "private, no-store"
-        return response
-    # Local files (and any storage that cannot sign) stream through the app, after the
-    # permission check of the caller.
-    return FileResponse(file.open("rb"), content_type=content_type or None)
-
-
 @login_required
 def job_video(request, job_id):
     job = job_for_user(user=request.user, job_id=job_id)
     result = job.result
     if result is None or not result.file:
         raise Http404("no video yet")
-    return _serve(result.file, result.content_type)
+    return serve_file(result.file, result.content_type)
 
 
 @login_required
@@ -131,7 +120,7 @@ def job_file(request, job_id, attachment_id: int):
     attachment = get_object_or_404(
         job.attachments.exclude(kind=AttachmentKind.RESULT).exclude(file=""), pk=attachment_id
     )
-    return _serve(attachment.file, attachment.content_type)
+    return serve_file(attachment.file, attachment.content_type)
 
 
 @login_required
@@ -141,7 +130,7 @@ def template_asset(request, template_pk: int, asset: str):
     file = {"cover": template.cover, "preview": template.preview}.get(asset)
     if not file:
         raise Http404("no such asset")
-    return _serve(file, "")
+    return serve_file(file, "")
 
 
 def input_image(request, token: str):
@@ -186,6 +175,7 @@ def keys(request):
             key = services.key_store(
                 user=request.user,
                 share_with=current_team_required(request) if shared else None,
+                ip=client_ip(request),
                 **data,
             )
         except DomainError as exc:
@@ -206,7 +196,7 @@ def _visible_key(request, key_id: int):
 def key_delete(request, key_id: int):
     key = get_object_or_404(keys_for_user(user=request.user), pk=key_id)
     try:
-        services.key_delete(key=key)
+        services.key_delete(key=key, by=request.user, ip=client_ip(request))
     except DomainError as exc:
         show_as_message(request, exc)
     else:
@@ -216,11 +206,31 @@ def key_delete(request, key_id: int):
 
 @login_required
 @require_POST
+@sensitive_post_parameters("secret")
+def key_rotate(request, key_id: int):
+    key = get_object_or_404(keys_for_user(user=request.user), pk=key_id)
+    try:
+        services.key_rotate(
+            key=key, by=request.user, secret=request.POST.get("secret", ""), ip=client_ip(request)
+        )
+    except DomainError as exc:
+        show_as_message(request, exc)
+    else:
+        messages.success(
+            request, f"Key “{key.label}” has its new secret (…{key.last4}); checking it now."
+        )
+    return redirect("videos:keys")
+
+
+@login_required
+@require_POST
 def key_share(request, key_id: int):
     key, team = _visible_key(request, key_id)
     share = request.POST.get("shared") == "1"
     try:
-        services.key_update(key=key, by=request.user, team=team, shared=share)
+        services.key_update(
+            key=key, by=request.user, team=team, shared=share, ip=client_ip(request)
+        )
     except DomainError as exc:
         show_as_message(request, exc)
     else:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
+from accounts.api import router as audit_router
 from billing.api import router as usage_router
+from integrations.api import router as webhooks_router
 from portal.api import errors
 from portal.api.auth import TokenAuth
-from videos.api import keys_router, templates_router, videos_router
+from videos.api import keys_router, shares_router, templates_router, videos_router
 
 api = NinjaAPI(
     title="Video Agent Portal API",
@@ -28,4 +30,7 @@ errors.install(api)
 api.add_router("", templates_router)
 api.add_router("", keys_router)
 api.add_router("", videos_router)
+api.add_router("", shares_router)
 api.add_router("", usage_router)
+api.add_router("", webhooks_router)
+api.add_router("", audit_router)

@@ -2,6 +2,7 @@
 // Content-Security-Policy allows no inline script): include this file and mark the element.
 //   <input data-select-on-click ...>   a click selects the whole value (to copy a link)
 //   <button data-print ...>            prints the page
+//   <form data-confirm="Question?" ...> asks first; submits only if confirmed
 (function () {
   "use strict";
   document.addEventListener("click", function (event) {
@@ -10,5 +11,10 @@
     var input = target.closest("[data-select-on-click]");
     if (input && typeof input.select === "function") { input.select(); }
     if (target.closest("[data-print]")) { window.print(); }
+  });
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form && form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { event.preventDefault(); }
   });
 })();

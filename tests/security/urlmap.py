@@ -65,6 +65,8 @@ def _capability(key: str, world: World) -> str:
         return world.a.job.callback_token
     if key == "videos:input_image":
         return input_url_path(world.a.input_file.pk).rstrip("/").rsplit("/", 1)[-1]
+    if key in ("videos:share", "videos:share_video", "videos:share_poster"):
+        return world.a.share_token
     return "no-token"
 
 
@@ -86,6 +88,10 @@ def fill(entry: Entry, world: World, *, missing: bool = False) -> str:
         "asset": "cover",
         "key_id": a.key_shared.pk,
         "token_id": a.owner_token.pk,
+        "notification_id": a.notification.pk if a.notification else 0,
+        "share_id": a.share.pk if a.share else 0,
+        "delivery_id": a.delivery.pk if a.delivery else uuid.UUID(int=1),
+        "endpoint_id": a.endpoint.pk if a.endpoint else 0,
         "period": a.job.created_at.strftime("%Y-%m"),
         "provider": "minimax",
         # view_on_site (admin/r/<content type>/<object id>/) names the job.
@@ -109,6 +115,10 @@ def fill(entry: Entry, world: World, *, missing: bool = False) -> str:
             file_id=999_999,
             key_id=999_999,
             token_id=999_999,
+            notification_id=999_999,
+            share_id=999_999,
+            delivery_id=uuid.UUID(int=1),
+            endpoint_id=999_999,
             token="forged-token-0123456789abcdef",
         )
     path = entry.route

@@ -18,8 +18,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from accounts.models import Invitation, Membership, ProviderKey, Role, Team
-from integrations.models import ApiToken, WebhookDelivery
-from videos.models import Attachment, AttachmentKind, Job, VideoTemplate
+from integrations.models import ApiToken, WebhookDelivery, WebhookEndpoint
+from notifications.models import Notification
+from videos.models import Attachment, AttachmentKind, Job, Share, VideoTemplate
 
 MARK_A = "mark-a-"
 MARK_B = "mark-b-"
@@ -53,6 +54,13 @@ class Side:
     admin: User | None = None
     member: User | None = None
     member_membership: Membership | None = None
+    # A live share link of the finished job, and its token (the public page's URL).
+    share: Share | None = None
+    share_token: str = ""
+    # The owner's "video ready" notification (made by the job's success above).
+    notification: Notification | None = None
+    # Where the job's webhooks go (made with its first delivery).
+    endpoint: WebhookEndpoint | None = None
 
 
 @dataclass
@@ -93,10 +101,12 @@ def _side(
     capture,
     members: dict[str, Role],
 ) -> Side:
+    from accounts.audit import record as audit_record
+    from accounts.models import AuditAction
     from accounts.services import invitation_create, team_create
     from integrations.services import token_create
     from tests.apiclient import drive_to_success
-    from videos.services import MediaInput, job_create, key_store
+    from videos.services import MediaInput, job_create, key_store, share_create
 
     owner = User.objects.create_user(f"{mark}owner", f"{mark}owner@example.com", "pw-owner-123")
     team = team_create(name=f"{name} {mark}team", owner=owner)
@@ -131,7 +141,17 @@ def _side(
     with capture(execute=True):
         drive_to_success(job, upstream, task_id=f"{mark}task")
     job.refresh_from_db()
+    share, share_token = share_create(job=job, by=owner, expires_in_s=None)
     owner_token, _raw = token_create(user=owner, team=team, name=f"{mark}token")
+    # The audit log: the services above wrote the team's rows (keys, token, invitation...);
+    # one more names the mark outright, for the matrix's control.
+    audit_record(
+        AuditAction.SIGNIN_SUCCEEDED,
+        actor=owner,
+        team=team,
+        target=f'account "{mark}audit"',
+        ip="192.0.2.10",
+    )
     with capture(execute=True):
         invitation, link = invitation_create(
             team=team, by=owner, email=f"{mark}invitee@example.com", base_url="http://testserver/"
@@ -150,6 +170,10 @@ def _side(
         admin=users.get("admin"),
         member=users.get("member"),
         member_membership=memberships.get("member"),
+        share=share,
+        share_token=share_token,
+        notification=Notification.objects.filter(user=owner).order_by("id").first(),
+        endpoint=WebhookEndpoint.objects.filter(team=team).first(),
     )
 
 

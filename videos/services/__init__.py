@@ -1,6 +1,6 @@
 """Every state change of a video job, by responsibility: create (and cancel), submit, follow
-(polls and pushes), fetch, artifacts, sweep; keys and the catalogue. Re-exported here so
-callers say `services.job_create(...)`.
+(polls and pushes), fetch, artifacts, sweep; keys, the catalogue and share links. Re-exported
+here so callers say `services.job_create(...)`.
 
 Nothing waits for the upstream: a job that is not ready gets a `next_attempt_at`, and the
 sweeper (videos.tasks.sweep) hands it out again when it is due.
@@ -24,9 +24,19 @@ from videos.services.keys import (
     key_check_by_id,
     key_delete,
     key_mark_invalid,
+    key_rotate,
     key_store,
     key_test,
     key_update,
+)
+from videos.services.shares import (
+    ShareInputError,
+    ShareStateError,
+    share_count_view,
+    share_create,
+    share_for_token,
+    share_revoke,
+    share_url,
 )
 from videos.services.submit import job_adopt, job_submit
 from videos.services.sweep import jobs_sweep
@@ -35,6 +45,8 @@ from videos.services.transitions import backoff_seconds, job_fail, poll_interval
 __all__ = [
     "CatalogueSyncError",
     "MediaInput",
+    "ShareInputError",
+    "ShareStateError",
     "attachment_fetch",
     "backoff_seconds",
     "job_adopt",
@@ -55,9 +67,15 @@ __all__ = [
     "key_check_by_id",
     "key_delete",
     "key_mark_invalid",
+    "key_rotate",
     "key_store",
     "key_test",
     "key_update",
     "poll_interval",
+    "share_count_view",
+    "share_create",
+    "share_for_token",
+    "share_revoke",
+    "share_url",
     "templates_sync",
 ]

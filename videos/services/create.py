@@ -3,6 +3,7 @@ canceling one."""
 
 from __future__ import annotations
 
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -166,7 +167,9 @@ def _store_inputs(job: Job, media_inputs: list[MediaInput], checked: list) -> No
             height=image.height,
         )
         ext = image.content_type.split("/")[1].replace("jpeg", "jpg")
-        attachment.file.save(f"{position}.{ext}", media.upload, save=False)
+        # Wrapped: an S3 backend would store (and later serve) the type the client declared
+        # on the upload; a plain File carries none, so the type follows the checked name.
+        attachment.file.save(f"{position}.{ext}", File(media.upload), save=False)
         attachment.save()
 
 

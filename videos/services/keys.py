@@ -13,8 +13,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.views.decorators.debug import sensitive_variables
 
-from accounts import vault
-from accounts.models import KeyStatus, ProviderKey
+from accounts import audit, vault
+from accounts.models import AuditAction, KeyStatus, ProviderKey
 from accounts.selectors import is_manager
 from portal.errors import FieldError
 from videos.errors import KeyInputError, KeyInUseError, KeyPermissionError
@@ -23,6 +23,7 @@ from videos.providers import DEFAULT_PROVIDER, PROVIDERS, provider_for
 from videos.providers.base import Credentials
 from videos.queue import enqueue
 from videos.services.pool import AMBIGUOUS, pool_wake_for_key
+from videos.signals import key_health_changed
 
 
 @sensitive_variables("secret")  # error reports never show it
@@ -38,6 +39,7 @@ def key_store(
     share_with=None,
     max_concurrent: int | None = None,
     rpm: int | None = None,
+    ip: str | None = None,
 ) -> ProviderKey:
     """`share_with`: a team of the user's to share the key with at once (None: not shared)."""
     label = (label or "").strip()
@@ -56,16 +58,9 @@ def key_store(
         raise KeyInputError("label", "a label is required")
     if len(label) > 100:
         raise KeyInputError("label", "at most 100 characters")
-    if not secret:
-        raise KeyInputError("secret", "the API key is required")
-    # Each provider states its secret's shape: a key that could never be sent (spaces,
-    # non-ASCII in an HTTP header) is refused here, not discovered by every submit.
-    try:
-        upstream.check_credentials(
-            Credentials(secret=secret, region=region, account=account, max_jobs=max_jobs)
-        )
-    except FieldError as exc:
-        raise KeyInputError(exc.field, exc.message) from None
+    _check_secret(
+        upstream, Credentials(secret=secret, region=region, account=account, max_jobs=max_jobs)
+    )
     _check_limits(max_concurrent=max_concurrent, rpm=rpm)
     if share_with is not None and not share_with.memberships.filter(user=user).exists():
         raise KeyInputError("shared", "you can only share a key with a team you are in")
@@ -85,6 +80,14 @@ def key_store(
             max_concurrent=max_concurrent,
             rpm=rpm,
         )
+        audit.record(
+            AuditAction.KEY_ADDED,
+            actor=user,
+            team=_audit_team(key),
+            target=_audit_target(key),
+            ip=ip,
+            data={"provider": provider, "region": region, "shared": share_with is not None},
+        )
         # A harmless call tells at once whether the upstream takes it (a task: no request
         # waits on the upstream).
         enqueue("videos.tasks.check_key", key.pk)
@@ -99,24 +102,87 @@ def key_store(
     return key
 
 
-def key_delete(*, key: ProviderKey) -> None:
+def key_delete(*, key: ProviderKey, by=None, ip: str | None = None) -> None:
     """Delete a key no unfinished job needs. Jobs that only tried it and went back to the
     pool's queue let go of it; the lock keeps a claim from taking it meanwhile."""
     with transaction.atomic():
         ProviderKey.objects.select_for_update().filter(pk=key.pk).first()
-        # The worker needs the key to keep asking the upstream about these jobs, and a job
-        # chosen to run on it (pinned) or whose create there may exist must look there.
-        stays = Q(key_pinned=True) | Q(upstream_data__has_key=AMBIGUOUS)
-        needed = Q(status__in=[JobStatus.SUBMITTING, JobStatus.PROCESSING]) | (
-            Q(status=JobStatus.QUEUED) & stays
-        )
-        busy = key.jobs.filter(needed).count()
-        if busy:
-            raise KeyInUseError(
-                f"this key is used by {busy} unfinished job(s); delete it when they are done"
-            )
+        _refuse_while_needed(key, "delete it")
         key.jobs.filter(status=JobStatus.QUEUED).update(key=None)
+        team, target = _audit_team(key), _audit_target(key)
         key.delete()
+        audit.record(AuditAction.KEY_DELETED, actor=by, team=team, target=target, ip=ip)
+
+
+@sensitive_variables("secret")  # error reports never show it
+def key_rotate(*, key: ProviderKey, by, secret: str, ip: str | None = None) -> ProviderKey:
+    """The owner's new secret for a key (after rotating it at the upstream): label, limits and
+    sharing stay. The key is active again and checked at once, like a new one."""
+    if key.user_id != by.pk:
+        raise KeyPermissionError("only the key's owner can replace its secret")
+    secret = (secret or "").strip()
+    _check_secret(
+        provider_for(key.provider),
+        Credentials(secret=secret, region=key.region, account=key.account, max_jobs=key.max_jobs),
+    )
+    with transaction.atomic():
+        ProviderKey.objects.select_for_update().filter(pk=key.pk).first()
+        # The new secret may belong to another account, where these jobs' tasks don't exist.
+        _refuse_while_needed(key, "replace its secret")
+        key.secret_encrypted = vault.encrypt(secret)
+        key.last4 = secret[-4:]
+        key.status, key.status_reason = KeyStatus.ACTIVE, ""
+        key.cooling_until, key.cooling_reason = None, ""
+        key.last_checked_at = key.last_check_ok = None
+        key.save(
+            update_fields=[
+                "secret_encrypted",
+                "last4",
+                "status",
+                "status_reason",
+                "cooling_until",
+                "cooling_reason",
+                "last_checked_at",
+                "last_check_ok",
+            ]
+        )
+        audit.record(
+            AuditAction.KEY_ROTATED,
+            actor=by,
+            team=_audit_team(key),
+            target=_audit_target(key),
+            ip=ip,
+        )
+        enqueue("videos.tasks.check_key", key.pk)
+        pool_wake_for_key(key_id=key.pk)
+    return key
+
+
+@sensitive_variables("credentials")
+def _check_secret(upstream, credentials: Credentials) -> None:
+    if not credentials.secret:
+        raise KeyInputError("secret", "the API key is required")
+    # Each provider states its secret's shape: a key that could never be sent (spaces,
+    # non-ASCII in an HTTP header) is refused here, not discovered by every submit.
+    try:
+        upstream.check_credentials(credentials)
+    except FieldError as exc:
+        raise KeyInputError(exc.field, exc.message) from None
+
+
+def _refuse_while_needed(key: ProviderKey, act: str) -> None:
+    """Refuse while an unfinished job needs the key (call with the key's row locked)."""
+    # The worker needs the key to keep asking the upstream about these jobs, and a job
+    # chosen to run on it (pinned) or whose create there may exist must look there.
+    stays = Q(key_pinned=True) | Q(upstream_data__has_key=AMBIGUOUS)
+    needed = Q(status__in=[JobStatus.SUBMITTING, JobStatus.PROCESSING]) | (
+        Q(status=JobStatus.QUEUED) & stays
+    )
+    busy = key.jobs.filter(needed).count()
+    if busy:
+        raise KeyInUseError(
+            f"this key is used by {busy} unfinished job(s); {act} when they are done"
+        )
 
 
 def key_mark_invalid(*, key_id: int | None, reason: str) -> None:
@@ -131,6 +197,9 @@ def key_mark_invalid(*, key_id: int | None, reason: str) -> None:
     )
     if marked:
         KeyEvent.objects.create(key_id=key_id, kind=KeyEventKind.REJECTED, message=reason[:300])
+        key_health_changed.send(
+            sender=ProviderKey, key_id=key_id, kind=KeyEventKind.REJECTED, reason=reason
+        )
 
 
 def _check_limits(*, max_concurrent: int | None, rpm: int | None) -> None:
@@ -153,6 +222,7 @@ def key_update(
     shared: bool | object = UNSET,
     max_concurrent: int | object | None = UNSET,
     rpm: int | object | None = UNSET,
+    ip: str | None = None,
 ) -> ProviderKey:
     """Change a key. Its owner changes anything; an owner or admin of `team` (the team the
     key is shared with) may only unshare it. Unsharing stops new jobs of the team from using
@@ -182,11 +252,37 @@ def key_update(
             raise KeyInputError("shared", "you can only share a key with a team you are in")
         fields["shared_with"] = team if shared else None
     if fields:
-        ProviderKey.objects.filter(pk=key.pk).update(**fields)
-        key.refresh_from_db()
+        was_shared_with = key.shared_with
+        with transaction.atomic():
+            ProviderKey.objects.filter(pk=key.pk).update(**fields)
+            key.refresh_from_db()
+            _audit_sharing(key, before=was_shared_with, by=by, ip=ip)
         if shared is True or fields.keys() & {"max_concurrent", "rpm"}:
             pool_wake_for_key(key_id=key.pk)  # more room for the teams it serves
     return key
+
+
+def _audit_team(key: ProviderKey):
+    # The team whose log shows the key's acts: the one it is shared with (its jobs use it),
+    # else its owner's personal team (nobody else's business).
+    return key.shared_with or getattr(key.user, "personal_team", None)
+
+
+def _audit_target(key: ProviderKey) -> str:
+    return f'key "{key.label}" (…{key.last4})'  # the label and the last 4 the pages show
+
+
+def _audit_sharing(key: ProviderKey, *, before, by, ip: str | None) -> None:
+    after = key.shared_with
+    if getattr(before, "pk", None) == getattr(after, "pk", None):
+        return
+    # Moving a share from one team to another unshares it there: each team's log says so.
+    if before is not None:
+        audit.record(
+            AuditAction.KEY_UNSHARED, actor=by, team=before, target=_audit_target(key), ip=ip
+        )
+    if after is not None:
+        audit.record(AuditAction.KEY_SHARED, actor=by, team=after, target=_audit_target(key), ip=ip)
 
 
 def key_test(*, key: ProviderKey, by) -> bool:

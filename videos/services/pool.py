@@ -37,6 +37,7 @@ from accounts.models import KeyCooling, KeyStatus, Membership, ProviderKey
 from videos.models import Job, JobStatus, KeyEvent, KeyEventKind
 from videos.providers import provider_for
 from videos.queue import enqueue
+from videos.signals import key_health_changed
 
 logger = logging.getLogger("videos.services")
 
@@ -223,6 +224,8 @@ def key_rest(*, key_id: int, reason: str, seconds: float, message: str) -> None:
         else KeyEventKind.RATE_LIMITED
     )
     key_event(key_id=key_id, kind=kind, message=message)
+    if kind == KeyEventKind.OUT_OF_BALANCE:
+        key_health_changed.send(sender=ProviderKey, key_id=key_id, kind=kind, reason=message)
 
 
 def key_event(*, key_id: int | None, kind: str, message: str = "") -> None:
