@@ -5,13 +5,16 @@ inside a request: plain text with a simple HTML alternative, through Django's em
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from notifications.models import EmailState, Notification
 from notifications.selectors import preference_of, verified_email
+from videos.queue import enqueue
 
 logger = logging.getLogger(__name__)
 SUBJECT_PREFIX = "[Video Agent Portal] "
@@ -20,6 +23,25 @@ SUBJECT_PREFIX = "[Video Agent Portal] "
 def _one_line(text: str) -> str:
     # A key's label is the user's own text: no line break may reach a header.
     return " ".join(text.split())
+
+
+# A task is enqueued the moment its notification commits; one still pending after this long
+# was lost between the commit and the broker (or its worker died before the claim).
+LOST_AFTER = timedelta(minutes=1)
+SWEEP_BATCH = 1000
+
+
+def notification_emails_sweep() -> int:
+    """Hand out again every email still waiting for the worker; the count. Sending twice is
+    harmless (the claim in notification_email_send), so nothing here needs to be exact."""
+    lost = Notification.objects.filter(
+        email_state=EmailState.PENDING, created_at__lt=timezone.now() - LOST_AFTER
+    ).values_list("pk", flat=True)[:SWEEP_BATCH]
+    count = 0
+    for notification_id in lost:
+        enqueue("notifications.tasks.send_email", notification_id)
+        count += 1
+    return count
 
 
 def notification_email_send(*, notification_id: int) -> bool:

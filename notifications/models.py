@@ -66,6 +66,12 @@ class Notification(models.Model):
             models.Index(fields=["user", "read_at", "-created_at"], name="notif_user_unread_idx"),
             # The list page: a user's newest first, keyset by id (?before=<id>).
             models.Index(fields=["user", "-id"], name="notif_user_recent_idx"),
+            # The sweep: emails still waiting for the worker (a handful at most).
+            models.Index(
+                fields=["created_at"],
+                name="notif_email_pending_idx",
+                condition=models.Q(email_state="pending"),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -477,3 +477,29 @@ def test_it_shows_the_bell_and_the_list_on_a_phone(page, live_server, owner):
     page.get_by_role("button", name=re.compile("failed")).click()
     expect(page).to_have_url(f"{live_server.url}/jobs/")
     expect(page.get_by_role("link", name="Notifications, 1 unread")).to_be_visible()
+
+
+def test_it_sends_an_email_whose_task_was_lost_from_the_sweep(
+    make_job, owner, enqueued, django_capture_on_commit_callbacks
+):
+    from django_q.models import Schedule
+
+    from notifications import tasks
+
+    verified(owner)
+    job = make_job()
+    services.job_fail(job.id, code="1026", message="refused")  # no commit: the task is lost
+    (notification,) = of(owner, Kind.JOB_FAILED)
+    assert email_tasks(enqueued) == [] and notification.email_state == EmailState.PENDING
+    assert tasks.sweep() == 0  # a moment old: its task may still be on its way
+
+    Notification.objects.filter(pk=notification.pk).update(
+        created_at=notification.created_at - timedelta(minutes=2)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.sweep() == 1
+    assert email_tasks(enqueued) == [str(notification.pk)]
+    run_email_tasks(enqueued)
+    assert len(mail.outbox) == 1
+    assert tasks.sweep() == 0  # sent: nothing more to hand out
+    assert Schedule.objects.filter(func="notifications.tasks.sweep", minutes=1).exists()

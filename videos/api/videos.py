@@ -6,11 +6,8 @@ hash for Idempotency-Key, data URLs into uploads, the upstream template id into 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -23,7 +20,8 @@ from django.http import FileResponse, StreamingHttpResponse
 from ninja import Header, Path, Query, Router, Status
 
 from portal import netguard
-from portal.api.errors import ApiError, error_responses, input_error, refuse_unknown_query
+from portal.api.cursors import cursor_decode, cursor_encode
+from portal.api.errors import ApiError, error_responses, refuse_unknown_query
 from videos import images, remote_images, services
 from videos.api.schemas import MAX_ID, JobListOut, JobOut, VideoIn, job_payload
 from videos.errors import JobInputError, NoUsableKeyError
@@ -178,30 +176,6 @@ def _job_of(request, video_id: UUID) -> Job:
     return job
 
 
-def _encode_cursor(job: Job) -> str:
-    raw = json.dumps([job.created_at.isoformat(), str(job.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    refused = input_error("cursor", "not a cursor this API gave out")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        parts = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
-        raise refused from None
-    # Exactly what _encode_cursor writes: [aware ISO time, UUID], both strings.
-    if not (isinstance(parts, list) and len(parts) == 2 and all(isinstance(p, str) for p in parts)):
-        raise refused
-    try:
-        created_at, job_id = datetime.fromisoformat(parts[0]), UUID(parts[1])
-    except ValueError:
-        raise refused from None
-    if created_at.tzinfo is None:
-        raise refused
-    return created_at, job_id
-
-
 @router.get(
     "/videos",
     response={200: JobListOut, **error_responses(422)},
@@ -219,7 +193,7 @@ def video_list(
     if status:
         jobs = jobs.filter(status=status)
     if cursor:
-        created_at, job_id = _decode_cursor(cursor)
+        created_at, job_id = cursor_decode(cursor, pk=UUID)
         # Keyset pagination on (created_at, id): stable while new jobs keep arriving.
         jobs = jobs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=job_id))
     page = list(_with_results(jobs)[: limit + 1])
@@ -227,7 +201,11 @@ def video_list(
     spots = queue_spots(page[:limit])
     return {
         "items": [job_payload(job, base_url=base_url, spots=spots) for job in page[:limit]],
-        "next_cursor": _encode_cursor(page[limit - 1]) if len(page) > limit else None,
+        "next_cursor": (
+            cursor_encode(page[limit - 1].created_at, page[limit - 1].id)
+            if len(page) > limit
+            else None
+        ),
     }
 
 
