@@ -175,13 +175,17 @@ class LedgerEntry(models.Model):
 
 
 class PeriodUsage(models.Model):
-    """The database's own guard against overspending, kept beside the ledger.
+    """A team's counters for one month, kept beside the ledger in the same transactions.
 
-    The quota check locks the team row and sums the ledger; this row backs it: every reserve
-    adds to `videos`/`cents` and copies the limits it was admitted under, and the CHECK
-    constraints refuse any UPDATE that would go past them — so even a code path that forgot
-    the lock cannot overspend. Releases subtract. Figures shown to people come from the
-    ledger, never from here.
+    The quota check is one conditional UPDATE of this row (billing.services.ledger_reserve):
+    it adds the job to `videos`/`cents` only where the result stays within the limits, so
+    nothing re-sums the ledger under a lock. Every reserve also copies the limits it was
+    admitted under, and the CHECK constraints refuse any UPDATE that would go past them —
+    even a code path that forgot the condition cannot overspend. Releases subtract;
+    captures add to `captured_*` (the threshold alerts), grants to `granted_cents` (the
+    budget). A row exists for every month the team has ledger rows in (the statement's list
+    of months). The ledger stays the record: pages and statements sum it, and the counters
+    always equal its sums (tests/test_period_usage.py).
     """
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="period_usage")
@@ -189,7 +193,10 @@ class PeriodUsage(models.Model):
     videos = models.PositiveIntegerField(default=0)  # reserved + captured, not released
     cents = models.PositiveIntegerField(default=0)
     video_limit = models.PositiveIntegerField(default=0)
-    budget_cents = models.PositiveIntegerField(default=0)
+    budget_cents = models.PositiveIntegerField(default=0)  # the plan's + granted, at admission
+    captured_videos = models.PositiveIntegerField(default=0)
+    captured_cents = models.PositiveIntegerField(default=0)
+    granted_cents = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -2,8 +2,9 @@
 
 The money rules, in one place:
 - reserve at submit (videos.services.create calls ledger_reserve inside job_create's
-  transaction, under a lock on the team row), after checking suspension, concurrency, the
-  month's video limit and budget;
+  transaction, under a lock on the team's plan row), after checking suspension and
+  concurrency; the month's video limit and budget are one conditional UPDATE of the month's
+  PeriodUsage counters;
 - capture at success, release at failure or cancel (called by the job's one terminal
   transition), each at most once per job (the ledger's unique constraints decide any race),
   copying the reserve's amount and month;
@@ -27,7 +28,6 @@ from accounts.models import AuditAction, Team
 from billing.errors import QuotaExceededError, TeamSuspendedError
 from billing.models import EntryKind, LedgerEntry, PeriodUsage, Plan, TeamPlan
 from billing.periods import period_bounds, period_of
-from billing.selectors import period_totals
 from portal.errors import FieldError
 
 logger = logging.getLogger(__name__)
@@ -176,14 +176,22 @@ def credit_grant(*, team: Team, amount_cents: int, memo: str = "", by=None) -> L
         raise BillingInputError("amount_cents", "must be a whole number of cents above 0")
     if amount_cents > 100_000_000:
         raise BillingInputError("amount_cents", "at most $1,000,000.00 at once")
-    return LedgerEntry.objects.create(
-        team=team,
-        kind=EntryKind.GRANT,
-        amount_cents=amount_cents,
-        period=period_of(),
-        memo=(memo or "credit granted")[:200],
-        created_by=by if by is not None and by.is_authenticated else None,
-    )
+    period = period_of()
+    with transaction.atomic():
+        entry = LedgerEntry.objects.create(
+            team=team,
+            kind=EntryKind.GRANT,
+            amount_cents=amount_cents,
+            period=period,
+            memo=(memo or "credit granted")[:200],
+            created_by=by if by is not None and by.is_authenticated else None,
+        )
+        # The month's counters: the next reserve's budget includes it.
+        _period_row_ensure(team.pk, period)
+        PeriodUsage.objects.filter(team_id=team.pk, period=period).update(
+            granted_cents=F("granted_cents") + amount_cents
+        )
+    return entry
 
 
 # --- The quota check and the reservation ---------------------------------------------------
@@ -199,17 +207,15 @@ def ledger_reserve(
     """Admit a new job or raise QuotaExceededError; must run inside job_create's transaction,
     after the job row is inserted.
 
-    The team row's lock serialises concurrent submits of one team until they commit, so the
-    sums below cannot be overtaken between the check and the insert; PeriodUsage's CHECK
-    backs it in the database. `jobs_in_flight()` counts the team's unfinished jobs, the new
-    one included; it is called under that lock (jobs are the caller's, not billing's).
+    The team's plan row is locked (FOR NO KEY UPDATE, read with its plan in the same query):
+    concurrent submits of one team pass the concurrency count one at a time until they
+    commit. The month's video limit and budget are one conditional UPDATE of the month's
+    PeriodUsage row — the database adds the job only where the sums stay within the limits,
+    so nothing re-sums the ledger under the lock. `jobs_in_flight()` counts the team's
+    unfinished jobs, the new one included (jobs are the caller's, not billing's).
     """
-    # NO KEY UPDATE, not UPDATE: the job row just inserted holds a KEY SHARE lock on the team
-    # (its foreign key), which FOR UPDATE would wait on — two submits would deadlock.
-    team = Team.objects.select_for_update(no_key=True).get(pk=team_id)
-    team_plan = team_plan_assign(team=team)
+    team_plan = _team_plan_locked(team_id)
     period = period_of()
-    _, resets_at = period_bounds(period)
 
     if team_plan.is_suspended:
         raise TeamSuspendedError(
@@ -224,59 +230,83 @@ def ledger_reserve(
             limit="concurrency",
             resets_at=None,
         )
-    totals = period_totals(team_id=team.pk, period=period)
-    video_limit = team_plan.video_limit
-    if totals.committed_videos + 1 > video_limit:
-        raise QuotaExceededError(
+    video_limit, budget = team_plan.video_limit, team_plan.budget_cents
+    if not _period_admit(team_id, period, cost_cents, video_limit=video_limit, budget=budget):
+        raise _refusal(team_id, period, cost_cents, video_limit=video_limit, budget=budget)
+    return LedgerEntry.objects.create(
+        team_id=team_id,
+        job_id=job_id,
+        kind=EntryKind.RESERVE,
+        amount_cents=cost_cents,
+        period=period,
+    )
+
+
+def _team_plan_locked(team_id: int) -> TeamPlan:
+    # NO KEY UPDATE, and of the plan row only: the job row just inserted holds a KEY SHARE
+    # lock on the team (its foreign key), and the plan is shared by many teams.
+    locked = TeamPlan.objects.select_for_update(no_key=True, of=("self",)).select_related("plan")
+    team_plan = locked.filter(team_id=team_id).first()
+    if team_plan is None:  # a team from before billing: its first submit gives it its plan
+        team_plan_assign(team=Team(pk=team_id))
+        team_plan = locked.get(team_id=team_id)
+    return team_plan
+
+
+def _period_admit(team_id: int, period, cost_cents: int, *, video_limit: int, budget: int) -> bool:
+    """Add one video and its price to the month's counters where both stay within the limits
+    (the budget: the plan's plus credit granted this month). True if the row was updated."""
+    admitted = PeriodUsage.objects.filter(
+        team_id=team_id,
+        period=period,
+        videos__lte=video_limit - 1,
+        cents__lte=F("granted_cents") + (budget - cost_cents),
+    )
+    change = {
+        "videos": F("videos") + 1,
+        "cents": F("cents") + cost_cents,
+        # The limits it was admitted under, for the CHECK constraints.
+        "video_limit": video_limit,
+        "budget_cents": F("granted_cents") + budget,
+    }
+    if admitted.update(**change):
+        return True
+    if PeriodUsage.objects.filter(team_id=team_id, period=period).exists():
+        return False
+    _period_row_ensure(team_id, period)  # the month's first movement
+    return bool(admitted.update(**change))
+
+
+def _period_row_ensure(team_id: int, period) -> None:
+    # ON CONFLICT DO NOTHING: a grant may make the row at the same moment.
+    PeriodUsage.objects.bulk_create(
+        [PeriodUsage(team_id=team_id, period=period)], ignore_conflicts=True
+    )
+
+
+def _refusal(
+    team_id: int, period, cost_cents: int, *, video_limit: int, budget: int
+) -> QuotaExceededError:
+    """Which limit refused the job, in words, from the month's counters (we hold them)."""
+    row = PeriodUsage.objects.get(team_id=team_id, period=period)
+    _, resets_at = period_bounds(period)
+    if row.videos + 1 > video_limit:
+        return QuotaExceededError(
             f"Your team has used its {video_limit} video(s) for this month "
-            f"({totals.captured_videos} made, {totals.open_videos} in progress). "
+            f"({row.captured_videos} made, {row.videos - row.captured_videos} in progress). "
             f"The quota resets on {_resets_on(resets_at)}.",
             limit="videos",
             resets_at=resets_at,
         )
-    budget = team_plan.budget_cents + totals.granted_cents
-    left = max(0, budget - totals.committed_cents)
-    if cost_cents > left:
-        raise QuotaExceededError(
-            f"This video costs {money(cost_cents)} but only {money(left)} of your team's "
-            f"{money(budget)} monthly budget is left. "
-            f"The budget resets on {_resets_on(resets_at)}.",
-            limit="budget",
-            resets_at=resets_at,
-        )
-    entry = LedgerEntry.objects.create(
-        team=team, job_id=job_id, kind=EntryKind.RESERVE, amount_cents=cost_cents, period=period
+    budget += row.granted_cents
+    left = max(0, budget - row.cents)
+    return QuotaExceededError(
+        f"This video costs {money(cost_cents)} but only {money(left)} of your team's "
+        f"{money(budget)} monthly budget is left. "
+        f"The budget resets on {_resets_on(resets_at)}.",
+        limit="budget",
+        resets_at=resets_at,
     )
-    _guard_add(team_id=team.pk, period=period, cents=cost_cents, limits=(video_limit, budget))
-    return entry
-
-
-def _guard_add(*, team_id: int, period, cents: int, limits: tuple[int, int]) -> None:
-    video_limit, budget = limits
-    PeriodUsage.objects.get_or_create(
-        team_id=team_id,
-        period=period,
-        defaults={"video_limit": video_limit, "budget_cents": budget},
-    )
-    try:
-        with transaction.atomic():
-            # One UPDATE: the database re-reads the row under its lock and checks the result.
-            PeriodUsage.objects.filter(team_id=team_id, period=period).update(
-                videos=F("videos") + 1,
-                cents=F("cents") + cents,
-                video_limit=video_limit,
-                budget_cents=budget,
-            )
-    except IntegrityError:
-        logger.error("team %s: the period guard refused a reserve the ledger allowed", team_id)
-        row = PeriodUsage.objects.get(team_id=team_id, period=period)
-        limit = "budget" if row.cents + cents > budget else "videos"
-        raise QuotaExceededError(
-            f"Your team has reached this month's {'budget' if limit == 'budget' else 'video quota'}"
-            f". It resets on {_resets_on(period_bounds(period)[1])}.",
-            limit=limit,
-            resets_at=period_bounds(period)[1],
-        ) from None
 
 
 # --- Settling: capture and release -------------------------------------------------------
@@ -317,8 +347,12 @@ def _settle(*, job_id, kind: str) -> LedgerEntry | None:
                 )
         except IntegrityError:
             return None  # a concurrent twin settled it first
+        usage = PeriodUsage.objects.filter(team_id=reserve.team_id, period=reserve.period)
         if kind == EntryKind.RELEASE:
-            PeriodUsage.objects.filter(team_id=reserve.team_id, period=reserve.period).update(
-                videos=F("videos") - 1, cents=F("cents") - reserve.amount_cents
+            usage.update(videos=F("videos") - 1, cents=F("cents") - reserve.amount_cents)
+        else:
+            usage.update(
+                captured_videos=F("captured_videos") + 1,
+                captured_cents=F("captured_cents") + reserve.amount_cents,
             )
     return entry

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -10,7 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts import audit, vault
@@ -36,8 +37,13 @@ class TokenInputError(FieldError):
 def _token_hash(raw: str, *, secret_key: str | None = None) -> str:
     # HMAC, not a bare hash: a leaked database alone does not allow checking guesses.
     key_material = secret_key if secret_key is not None else settings.SECRET_KEY
-    key = hashlib.sha256(f"integrations.api-token:{key_material}".encode()).digest()
-    return hmac.new(key, raw.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(_hmac_key(key_material), raw.encode(), hashlib.sha256).hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _hmac_key(key_material: str) -> bytes:
+    # Derived once per secret key, not on every authenticated request.
+    return hashlib.sha256(f"integrations.api-token:{key_material}".encode()).digest()
 
 
 def _token_matches(token: ApiToken, raw: str) -> bool:
@@ -108,17 +114,22 @@ def token_authenticate(*, raw: str) -> ApiToken | None:
     """The active token for this string, its user still in its team; None otherwise."""
     if not raw.startswith(TOKEN_PREFIX) or not (LOOKUP_LENGTH < len(raw) <= 200):
         return None
+    # One query: the token, its user and team, and whether the user is still a member of
+    # the team (a token made in a team stops working when its user leaves it). No cache, so
+    # a revocation, a deactivated user or a removed member is refused on the next request.
+    member = Membership.objects.filter(team_id=OuterRef("team_id"), user_id=OuterRef("user_id"))
     token = (
         ApiToken.objects.select_related("user", "team")
-        .filter(prefix=raw[:LOOKUP_LENGTH], revoked_at__isnull=True)
+        .filter(
+            Exists(member),
+            prefix=raw[:LOOKUP_LENGTH],
+            revoked_at__isnull=True,
+            user__is_active=True,
+        )
+        .order_by()
         .first()
     )
     if token is None or not _token_matches(token, raw):
-        return None
-    if not token.user.is_active:
-        return None
-    # A token made in a team stops working when its user leaves that team.
-    if not Membership.objects.filter(team_id=token.team_id, user_id=token.user_id).exists():
         return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:

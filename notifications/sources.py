@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import Membership, ProviderKey, Role, Team
 from billing.models import EntryKind, LedgerEntry, PeriodUsage
 from billing.periods import period_bounds, period_of
-from billing.selectors import period_totals, team_plan_for
+from billing.selectors import team_plan_for
 from billing.services import money
 from notifications.models import Kind, Notification, TeamAlert
 from notifications.services import notify
@@ -105,9 +105,10 @@ def team_thresholds_check(*, job_id) -> list[str]:
     """After a job's charge: announce each threshold its team's month has newly reached.
 
     Must run in the transaction that captured the charge. Concurrent captures of one team
-    are serialised on the month's PeriodUsage row (FOR UPDATE), so each one sums the ledger
-    with the others' charges committed: a threshold crossed by two jobs finishing together
-    is seen by the second; the TeamAlert row makes it once per month. Returns the kinds sent.
+    are serialised on the month's PeriodUsage row (the capture's UPDATE of its counters
+    locks it), so each one reads the counters with the others' charges committed: a
+    threshold crossed by two jobs finishing together is seen by the second; the TeamAlert
+    row makes it once per month. Nothing re-sums the ledger. Returns the kinds sent.
     """
     charge = (
         LedgerEntry.objects.filter(job_id=job_id, kind=EntryKind.CAPTURE)
@@ -121,12 +122,12 @@ def team_thresholds_check(*, job_id) -> list[str]:
         # A job admitted last month and charged now counts there; that month is over, so
         # an alert about it would ask nobody to act.
         return []
-    list(PeriodUsage.objects.select_for_update().filter(team_id=team_id, period=period))
-    team = Team.objects.get(pk=team_id)
-    team_plan = team_plan_for(team=team)
-    totals = period_totals(team_id=team_id, period=period)
-    budget, spent = team_plan.budget_cents + totals.granted_cents, totals.captured_cents
-    limit, made = team_plan.video_limit, totals.captured_videos
+    usage = PeriodUsage.objects.select_for_update().filter(team_id=team_id, period=period).first()
+    if usage is None:
+        return []  # a charge from before the counters (none since their migration)
+    team_plan = team_plan_for(team=Team(pk=team_id))
+    budget, spent = team_plan.budget_cents + usage.granted_cents, usage.captured_cents
+    limit, made = team_plan.video_limit, usage.captured_videos
     reached = []
     if budget > 0:
         reached += [Kind.BUDGET_80] if spent * 100 >= budget * 80 else []
@@ -143,6 +144,7 @@ def team_thresholds_check(*, job_id) -> list[str]:
         new.remove(Kind.QUOTA_80)
     if not new:
         return []
+    team = Team.objects.get(pk=team_id)
     _, resets_at = period_bounds(period)
     resets = f"{resets_at.day} {resets_at:%B %Y} (UTC)"
     month = f"{period:%B %Y}"

@@ -172,3 +172,14 @@ def test_it_keeps_tokens_working_while_the_secret_key_rolls_over(settings, api, 
     assert token.hashed != old_hash  # re-hashed under the new key on first use
     settings.SECRET_KEY_FALLBACKS = []
     assert api.get("/templates").status_code == 200
+
+
+def test_it_authenticates_a_request_in_one_query(api_token, django_assert_num_queries):
+    from integrations.services import token_authenticate
+
+    assert token_authenticate(raw=api_token) is not None  # last_used_at written now
+    with django_assert_num_queries(1):
+        token = token_authenticate(raw=api_token)
+    # What the endpoints read comes with it.
+    with django_assert_num_queries(0):
+        assert token is not None and token.user.is_active and token.team.name

@@ -71,14 +71,27 @@ def test_it_refuses_another_users_key(owner_client, outsider, diving, png, key):
     assert not Job.objects.exists()
 
 
-def test_it_lists_jobs_newest_first_and_paginates(owner_client, make_job):
+def test_it_lists_jobs_newest_first_and_pages_by_keyset(owner_client, make_job):
     jobs = [make_job(reference=f"ref-{i}") for i in range(22)]
     first = owner_client.get(reverse("videos:job_list"))
     page = first.context["page"]
-    assert page.paginator.num_pages == 2
     assert [j.reference for j in page.object_list][:2] == ["ref-21", "ref-20"]
-    second = owner_client.get(reverse("videos:job_list") + "?page=2")
-    assert [j.id for j in second.context["page"].object_list] == [jobs[1].id, jobs[0].id]
+    assert len(page.object_list) == 20 and page.has_next and not page.has_previous
+    second = owner_client.get(reverse("videos:job_list"), {"after": page.next_cursor})
+    older = second.context["page"]
+    assert [j.id for j in older.object_list] == [jobs[1].id, jobs[0].id]
+    assert not older.has_next and older.has_previous
+    assert f"?before={older.previous_cursor}" in second.content.decode()
+    back = owner_client.get(reverse("videos:job_list"), {"before": older.previous_cursor})
+    assert [j.id for j in back.context["page"].object_list] == [j.id for j in page.object_list]
+
+
+def test_it_shows_the_first_page_for_a_cursor_it_did_not_write(owner_client, make_job):
+    job = make_job()
+    for params in ({"after": "garbage!"}, {"before": "e30"}, {"page": "2"}):
+        response = owner_client.get(reverse("videos:job_list"), params)
+        assert response.status_code == 200
+        assert [j.id for j in response.context["page"].object_list] == [job.id]
 
 
 def test_it_shows_the_team_jobs_to_a_teammate(client, teammate, make_job):

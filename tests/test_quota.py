@@ -14,7 +14,7 @@ from billing import services as billing
 from billing.errors import QuotaExceededError, TeamSuspendedError
 from billing.models import LedgerEntry, PeriodUsage, Plan, TeamPlan
 from billing.periods import period_of
-from billing.selectors import PeriodTotals, team_usage
+from billing.selectors import team_usage
 from tests.billing_support import at, guard, set_limits
 from videos import services
 from videos.models import Attachment, Job
@@ -134,11 +134,11 @@ def test_it_makes_the_default_plan_if_it_is_missing(db, settings):
     assert (plan.is_default, plan.video_limit) == (True, 7)
 
 
-def test_it_backs_the_limit_with_a_database_check(make_job, team, monkeypatch):
-    """Even a check that summed wrongly cannot overspend: PeriodUsage's CHECK refuses."""
+def test_it_backs_the_limit_with_a_database_check(make_job, team):
+    """Even a code path that forgot the condition cannot overspend: PeriodUsage's CHECK
+    refuses an UPDATE past the limits the last reserve was admitted under."""
     set_limits(team, videos=1)
     make_job()
-    monkeypatch.setattr(billing, "period_totals", lambda **kw: PeriodTotals())
     assert refused(make_job).limit == "videos"
     assert Job.objects.count() == 1
     assert guard(team, period_of()) == (1, 40)

@@ -147,8 +147,17 @@ class Job(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            # The job list: a team's jobs, newest first.
-            models.Index(fields=["team", "-created_at"], name="job_team_created_idx"),
+            # The job lists (API and portal): a team's jobs newest first, by keyset on
+            # (created_at, id) — a deep page walks the index from the cursor, never sorts.
+            models.Index(fields=["team", "-created_at", "-id"], name="job_team_created_id_idx"),
+            # The staff dashboard and its CSV: every team's jobs in a date range.
+            models.Index(fields=["created_at"], name="job_created_idx"),
+            # The quota check counts the team's unfinished jobs under its lock: only those.
+            models.Index(
+                fields=["team"],
+                name="job_team_in_flight_idx",
+                condition=Q(status__in=["queued", "submitting", "processing"]),
+            ),
             # The sweeper: unfinished jobs whose next action is due.
             models.Index(
                 fields=["status", "next_attempt_at"],
@@ -199,6 +208,11 @@ class Job(models.Model):
 
     @property
     def result(self) -> Attachment | None:
+        if self.status in (JobStatus.QUEUED, JobStatus.SUBMITTING):
+            # The video is stored while the job is processing, on its way to succeeded, and a
+            # job never goes back to queued from there: a job not yet sent upstream (one made
+            # a millisecond ago) has none, and asking the database would be a query per create.
+            return None
         return self.attachments.filter(kind=AttachmentKind.RESULT).first()
 
 

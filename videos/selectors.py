@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import timedelta
+from uuid import UUID
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import ProviderKey
 from accounts.selectors import require_team_mfa
+from portal.api.cursors import cursor_decode, cursor_encode
 from videos.models import Job, JobStatus, KeyEvent, KeyEventKind, VideoTemplate
 from videos.services.pool import AT_THE_UPSTREAM, capacity, keys_usable_by, loads, rate
 
@@ -22,6 +25,64 @@ def templates_active() -> QuerySet[VideoTemplate]:
 
 def jobs_for_team(*, team) -> QuerySet[Job]:
     return Job.objects.filter(team=team).select_related("template", "key").order_by("-created_at")
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One keyset page of jobs, newest first, and the cursors of its neighbours (None: no
+    such page). `object_list`, `has_next`, `has_previous` read like a Paginator page."""
+
+    object_list: list[Job]
+    next_cursor: str | None  # the older jobs: ?after=
+    previous_cursor: str | None  # the newer jobs: ?before=
+
+    @property
+    def has_next(self) -> bool:
+        return self.next_cursor is not None
+
+    @property
+    def has_previous(self) -> bool:
+        return self.previous_cursor is not None
+
+
+def jobs_page(
+    jobs: QuerySet[Job],
+    *,
+    limit: int,
+    after: str | None = None,
+    before: str | None = None,
+    field: str = "cursor",
+) -> JobPage:
+    """A page of `jobs` by keyset on (created_at, id), for the API list and the portal list.
+
+    The condition is the row comparison `(created_at, id) < (X, Y)` (Django writes the
+    portable OR-form where a backend has no row values), plus the redundant bound
+    `created_at <= X` that any planner can turn into an index range: with the index
+    (team, -created_at, -id) a deep page costs what the first one does — no COUNT, no OFFSET.
+    `after`: the page older than that cursor; `before`: the page newer than it. A cursor this
+    code did not write raises FieldError naming `field`.
+    """
+    row = Tuple(F("created_at"), F("id"))
+    if before:
+        at, pk = cursor_decode(before, pk=UUID, field=field)
+        newer = jobs.filter(TupleGreaterThan(row, (at, pk)), created_at__gte=at)
+        rows = list(newer.order_by("created_at", "id")[: limit + 1])
+        items = rows[:limit][::-1]
+        has_newer, has_older = len(rows) > limit, bool(items)
+        if not items:  # nothing newer (any more): the first page
+            return jobs_page(jobs, limit=limit)
+    else:
+        if after:
+            at, pk = cursor_decode(after, pk=UUID, field=field)
+            jobs = jobs.filter(TupleLessThan(row, (at, pk)), created_at__lte=at)
+        rows = list(jobs.order_by("-created_at", "-id")[: limit + 1])
+        items = rows[:limit]
+        has_newer, has_older = bool(after) and bool(items), len(rows) > limit
+    return JobPage(
+        object_list=items,
+        next_cursor=cursor_encode(items[-1].created_at, items[-1].id) if has_older else None,
+        previous_cursor=cursor_encode(items[0].created_at, items[0].id) if has_newer else None,
+    )
 
 
 def job_for_user(*, user, job_id) -> Job:

@@ -3,7 +3,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -12,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.audit import client_ip
 from accounts.selectors import current_team, current_team_required, is_manager, keys_for_user
-from portal.errors import DomainError
+from portal.errors import DomainError, FieldError
 from portal.web import show_as_message, show_on_form
 from videos import inputs, services
 from videos.forms import JobForm, KeyForm, KeyLimitsForm
@@ -21,6 +20,7 @@ from videos.presenters import job_status_payload
 from videos.selectors import (
     job_for_user,
     jobs_for_team,
+    jobs_page,
     key_loads,
     keys_visible_to,
     templates_active,
@@ -64,9 +64,17 @@ def job_new(request, template_pk: int):
 
 @login_required
 def job_list(request):
-    page = Paginator(jobs_for_team(team=current_team(request)), settings.JOBS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    jobs = jobs_for_team(team=current_team(request))
+    try:
+        # Keyset pages (?after= older, ?before= newer): no COUNT, no OFFSET, at any depth.
+        page = jobs_page(
+            jobs,
+            limit=settings.JOBS_PER_PAGE,
+            after=request.GET.get("after"),
+            before=request.GET.get("before"),
+        )
+    except FieldError:  # a cursor we did not write (edited, truncated): the first page
+        page = jobs_page(jobs, limit=settings.JOBS_PER_PAGE)
     return render(request, "videos/job_list.html", {"page": page})
 
 

@@ -15,19 +15,18 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.asgi import ASGIRequest
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import FileResponse, StreamingHttpResponse
 from ninja import Header, Path, Query, Router, Status
 
 from portal import netguard
-from portal.api.cursors import cursor_decode, cursor_encode
 from portal.api.errors import ApiError, error_responses, refuse_unknown_query
 from videos import images, remote_images, services
 from videos.api.schemas import MAX_ID, JobListOut, JobOut, VideoIn, job_payload
 from videos.errors import JobInputError, NoUsableKeyError
 from videos.models import Attachment, AttachmentKind, Job, JobStatus, VideoTemplate
 from videos.providers import provider_for
-from videos.selectors import jobs_for_team, queue_spots, templates_active
+from videos.selectors import jobs_for_team, jobs_page, queue_spots, templates_active
 from videos.services.streams import stream_open
 from videos.sse import job_event_stream, job_event_stream_async
 
@@ -60,26 +59,28 @@ def _media_input(index: int, value: str) -> services.MediaInput:
     raise JobInputError(field, "must be a data:image/...;base64, URL or an http(s) URL")
 
 
-def _templates_for(template_id: str):
-    candidates = templates_active().filter(template_id=template_id)
-    if not candidates.exists():
+def _templates_for(template_id: str) -> list[VideoTemplate]:
+    candidates = list(templates_active().filter(template_id=template_id))
+    if not candidates:
         raise JobInputError("template_id", "no such template; see GET /api/v1/templates")
     return candidates
 
 
-def _template_for_keys(*, user, team, candidates, key_id: int | None) -> VideoTemplate:
+def _template_for_keys(
+    *, user, team, candidates, key_id: int | None
+) -> tuple[VideoTemplate, services.KeyChoice | None]:
     """Of the templates with this id (one per provider and region), the first that the given
     key, or else the caller's pool, can run: by the one rule job_create applies
-    (services.job_pick_key)."""
+    (services.job_pick_key), and the key it chose, for job_create not to ask again."""
     for template in candidates:
         try:
-            services.job_pick_key(user=user, team=team, template=template, key_id=key_id)
+            key = services.job_pick_key(user=user, team=team, template=template, key_id=key_id)
         except (JobInputError, NoUsableKeyError):
             continue
-        return template
+        return template, services.KeyChoice(template_id=template.pk, key_id=key_id, key=key)
     # No template has a usable key: job_create checks the inputs first, then answers with
     # job_pick_key's reason for the first one (422 on key_id, or 400 NoUsableKeyError).
-    return candidates.first()
+    return candidates[0], None
 
 
 def _check_callback_url(url: str) -> str:
@@ -125,7 +126,7 @@ def video_create(
     candidates = _templates_for(payload.template_id)
     media = [_media_input(i, m.value) for i, m in enumerate(payload.media_inputs)]
     callback_url = _check_callback_url(payload.callback_url) if payload.callback_url else ""
-    template = _template_for_keys(
+    template, key_choice = _template_for_keys(
         user=token.user, team=token.team, candidates=candidates, key_id=payload.key_id
     )
     if not provider_for(template.provider).rules.media_urls:
@@ -147,6 +148,7 @@ def video_create(
         callback_url=callback_url,
         idempotency_key=idempotency_key or "",
         request_hash=body_hash,
+        key_choice=key_choice,
     )
     return Status(201, job_payload(job, base_url=_base_url(request)))
 
@@ -189,23 +191,16 @@ def video_list(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ):
     refuse_unknown_query(request, "status", "limit", "cursor")
-    jobs = jobs_for_team(team=request.auth.team).order_by("-created_at", "-id")
+    jobs = jobs_for_team(team=request.auth.team)
     if status:
         jobs = jobs.filter(status=status)
-    if cursor:
-        created_at, job_id = cursor_decode(cursor, pk=UUID)
-        # Keyset pagination on (created_at, id): stable while new jobs keep arriving.
-        jobs = jobs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=job_id))
-    page = list(_with_results(jobs)[: limit + 1])
+    # Keyset pagination on (created_at, id): stable while new jobs keep arriving.
+    page = jobs_page(_with_results(jobs), limit=limit, after=cursor)
     base_url = _base_url(request)
-    spots = queue_spots(page[:limit])
+    spots = queue_spots(page.object_list)
     return {
-        "items": [job_payload(job, base_url=base_url, spots=spots) for job in page[:limit]],
-        "next_cursor": (
-            cursor_encode(page[limit - 1].created_at, page[limit - 1].id)
-            if len(page) > limit
-            else None
-        ),
+        "items": [job_payload(job, base_url=base_url, spots=spots) for job in page.object_list],
+        "next_cursor": page.next_cursor,
     }
 
 

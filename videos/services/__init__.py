@@ -10,6 +10,7 @@ from videos.services.artifacts import attachment_fetch
 from videos.services.cancel import job_cancel_upstream
 from videos.services.catalogue import CatalogueSyncError, templates_sync
 from videos.services.create import (
+    KeyChoice,
     MediaInput,
     job_cancel,
     job_cancelable,
@@ -44,6 +45,7 @@ from videos.services.transitions import backoff_seconds, job_fail, poll_interval
 
 __all__ = [
     "CatalogueSyncError",
+    "KeyChoice",
     "MediaInput",
     "ShareInputError",
     "ShareStateError",

@@ -3,6 +3,8 @@ canceling one."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -18,6 +20,17 @@ from videos.providers import provider_for
 from videos.queue import enqueue
 from videos.services.pool import keys_usable_by
 from videos.services.transitions import event, finish, provider_of
+
+
+@dataclass(frozen=True)
+class KeyChoice:
+    """What job_pick_key answered for one template, key_id and caller: a caller that already
+    asked (the API, choosing among templates) passes it to job_create, which does not ask the
+    vault again."""
+
+    template_id: int
+    key_id: int | None
+    key: ProviderKey | None
 
 
 def job_pick_key(*, user, team, template: VideoTemplate, key_id: int | None) -> ProviderKey | None:
@@ -66,6 +79,7 @@ def job_create(
     callback_url: str = "",
     idempotency_key: str = "",
     request_hash: str = "",
+    key_choice: KeyChoice | None = None,
 ) -> Job:
     """Validate everything, then store the job and its images, reserve its price and enqueue
     the submit, all in one transaction.
@@ -81,7 +95,13 @@ def job_create(
     inputs.check_media_count(template, media_inputs)
     if len(reference) > 200:
         raise JobInputError("reference", "at most 200 characters")
-    key = job_pick_key(user=user, team=team, template=template, key_id=key_id)
+    if key_choice is not None and (key_choice.template_id, key_choice.key_id) == (
+        template.pk,
+        key_id,
+    ):
+        key = key_choice.key  # checked moments ago by the caller, for this template and key
+    else:
+        key = job_pick_key(user=user, team=team, template=template, key_id=key_id)
     checked = [
         inputs.check_media(f"media_inputs[{i}]", m, rules) for i, m in enumerate(media_inputs)
     ]

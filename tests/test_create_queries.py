@@ -1,0 +1,66 @@
+"""What one `POST /api/v1/videos` asks the database: the vault once, no result lookup, the
+quota without a ledger sum (each would be a query per create; tests/test_period_usage.py
+covers the quota)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.apiclient import data_url
+from tests.conftest import DIVING
+from videos.models import Job
+
+
+@pytest.fixture
+def body(png):
+    return {"template_id": DIVING, "media_inputs": [{"value": data_url(png)}]}
+
+
+def _on(queries, table: str) -> list[str]:
+    return [q["sql"] for q in queries if f'FROM "{table}"' in q["sql"]]
+
+
+def _key_checks(queries) -> list[str]:
+    # job_pick_key: the pinned key by id, or whether the pool has a usable key at all (the
+    # queue estimate's list of the pool's keys, for their capacity, is another question).
+    return [
+        sql
+        for sql in _on(queries, "accounts_providerkey")
+        if sql.startswith('SELECT 1 AS "a"') or '"accounts_providerkey"."id" = ' in sql
+    ]
+
+
+def test_it_looks_the_key_up_once_per_create(api, body, key, enqueued):
+    api.post("/videos", body)  # the month's first: its counters row is made
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post("/videos", body)
+    assert response.status_code == 201
+    assert len(_key_checks(queries)) == 1
+
+
+def test_it_looks_the_key_up_once_when_it_is_pinned(api, body, key, enqueued):
+    api.post("/videos", {**body, "key_id": key.pk})
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post("/videos", {**body, "key_id": key.pk})
+    assert response.status_code == 201 and Job.objects.latest("created_at").key == key
+    assert len(_key_checks(queries)) == 1
+
+
+def test_it_answers_a_new_video_without_asking_for_its_result(api, body, key, enqueued):
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post("/videos", body)
+    assert response.json()["video"] is None
+    reads = [sql for sql in _on(queries, "videos_attachment") if sql.startswith("SELECT")]
+    assert reads == []
+
+
+def test_it_still_finds_the_result_of_a_finished_job(make_job, upstream):
+    from tests.apiclient import drive_to_success
+
+    job = make_job()
+    assert job.result is None
+    drive_to_success(job, upstream)
+    job.refresh_from_db()
+    assert job.result is not None and job.result.file
