@@ -196,6 +196,8 @@ class PeriodUsage(models.Model):
     budget_cents = models.PositiveIntegerField(default=0)  # the plan's + granted, at admission
     captured_videos = models.PositiveIntegerField(default=0)
     captured_cents = models.PositiveIntegerField(default=0)
+    released_videos = models.PositiveIntegerField(default=0)
+    released_cents = models.PositiveIntegerField(default=0)
     granted_cents = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -212,3 +214,33 @@ class PeriodUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team} {self.period:%Y-%m}: {self.videos} videos, {self.cents}¢"
+
+
+class DailyUsage(models.Model):
+    """The jobs a team's month admitted on one day (UTC), by what became of them: the usage
+    page's chart in one read of at most 31 rows, however many jobs the month has.
+
+    Kept in the ledger's transactions like PeriodUsage: a reserve adds to `in_progress` on
+    the day it was made, its capture or release moves it to `charged` or `released` on that
+    same day (a job counts on the day it was admitted, whatever day it finished).
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="daily_usage")
+    period = models.DateField()  # the reserve's billing month
+    day = models.DateField()  # the reserve's day, UTC
+    in_progress = models.PositiveIntegerField(default=0)
+    charged = models.PositiveIntegerField(default=0)
+    released = models.PositiveIntegerField(default=0)
+    charged_cents = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "daily usage"
+        constraints = [
+            # The reserve's upsert of the day's row; usage_daily reads one month of them.
+            models.UniqueConstraint(
+                fields=["team", "period", "day"], name="dailyusage_team_period_day_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} {self.day}: {self.charged} charged, {self.in_progress} open"

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import Membership, Team
-from billing.models import EntryKind, LedgerEntry, Plan, TeamPlan
+from billing.models import DailyUsage, EntryKind, LedgerEntry, PeriodUsage, Plan, TeamPlan
 from billing.periods import period_bounds, period_of
 
 
@@ -101,6 +101,23 @@ def period_totals(*, team_id: int, period: date) -> PeriodTotals:
     )
 
 
+def period_counters(*, team_id: int, period: date) -> PeriodTotals:
+    """The same figures as period_totals, from the month's PeriodUsage row (one row read,
+    however many jobs the month has); the counters move with every ledger row."""
+    row = PeriodUsage.objects.filter(team_id=team_id, period=period).first()
+    if row is None:
+        return PeriodTotals()
+    return PeriodTotals(
+        reserved_videos=row.videos + row.released_videos,
+        reserved_cents=row.cents + row.released_cents,
+        captured_videos=row.captured_videos,
+        captured_cents=row.captured_cents,
+        released_videos=row.released_videos,
+        released_cents=row.released_cents,
+        granted_cents=row.granted_cents,
+    )
+
+
 def team_plan_for(*, team: Team) -> TeamPlan:
     """The team's plan. A team made before billing existed has no row until its first
     submit (billing.services.team_plan_assign makes it): until then it reads as the default
@@ -119,26 +136,19 @@ def team_plan_for(*, team: Team) -> TeamPlan:
 
 def open_reservations(*, team_id: int) -> int:
     """Jobs admitted and not settled yet, whatever the month: each unfinished job holds one
-    reserve and no capture or release (the ledger's constraints make it exactly one each)."""
-    counts = dict(
-        LedgerEntry.objects.filter(
-            team_id=team_id, kind__in=[EntryKind.RESERVE, EntryKind.CAPTURE, EntryKind.RELEASE]
-        )
-        .order_by()
-        .values("kind")
-        .annotate(n=Count("id"))
-        .values_list("kind", "n")
-    )
-    settled = counts.get(EntryKind.CAPTURE, 0) + counts.get(EntryKind.RELEASE, 0)
-    return counts.get(EntryKind.RESERVE, 0) - settled
+    reserve and no capture or release; summed from the months' counters (one row a month)."""
+    open_videos = PeriodUsage.objects.filter(team_id=team_id).aggregate(
+        n=Sum(F("videos") - F("captured_videos"))
+    )["n"]
+    return open_videos or 0
 
 
 def team_usage(*, team: Team, now: datetime | None = None) -> TeamUsage:
-    """This month's figures for a team, all derived from the ledger."""
+    """This month's figures for a team, from the counters kept beside the ledger."""
     period = period_of(now)
     start, end = period_bounds(period)
     team_plan = team_plan_for(team=team)
-    totals = period_totals(team_id=team.pk, period=period)
+    totals = period_counters(team_id=team.pk, period=period)
     return TeamUsage(
         period_start=start,
         period_end=end,
@@ -182,44 +192,24 @@ class DayUsage:
 
 
 def usage_daily(*, team: Team, period: date) -> list[DayUsage]:
-    """One row per day of the month (days without jobs too), from the month's ledger rows.
+    """One row per day of the month (days without jobs too), from the month's DailyUsage rows.
 
     A job is placed on the day it was admitted (its reserve), whatever day it finished, so
     the days add up to the month's figures in team_usage.
     """
     start, end = period_bounds(period)
-    rows = LedgerEntry.objects.filter(team=team, period=period, job__isnull=False).values_list(
-        "job_id", "kind", "amount_cents", "created_at"
-    )
-    admitted: dict = {}
-    outcome: dict = {}
-    for job_id, kind, cents, created_at in rows:
-        if kind == EntryKind.RESERVE:
-            admitted[job_id] = created_at.astimezone(start.tzinfo).date()
-        else:
-            outcome[job_id] = (kind, cents)
-    days: dict[date, dict[str, int]] = {}
-    for job_id, day in admitted.items():
-        kind, cents = outcome.get(job_id, ("", 0))
-        row = days.setdefault(day, {"charged": 0, "in_progress": 0, "released": 0, "cents": 0})
-        if kind == EntryKind.CAPTURE:
-            row["charged"] += 1
-            row["cents"] += cents
-        elif kind == EntryKind.RELEASE:
-            row["released"] += 1
-        else:
-            row["in_progress"] += 1
+    rows = {row.day: row for row in DailyUsage.objects.filter(team=team, period=period).order_by()}
     result = []
     day = start.date()
     while day < end.date():
-        row = days.get(day, {})
+        row = rows.get(day)
         result.append(
             DayUsage(
                 day=day,
-                charged=row.get("charged", 0),
-                in_progress=row.get("in_progress", 0),
-                released=row.get("released", 0),
-                charged_cents=row.get("cents", 0),
+                charged=row.charged if row else 0,
+                in_progress=row.in_progress if row else 0,
+                released=row.released if row else 0,
+                charged_cents=row.charged_cents if row else 0,
             )
         )
         day = date.fromordinal(day.toordinal() + 1)
@@ -227,12 +217,9 @@ def usage_daily(*, team: Team, period: date) -> list[DayUsage]:
 
 
 def statement_periods(*, team: Team) -> list[date]:
-    """The months the team has ledger rows in, newest first."""
+    """The months the team has ledger rows in, newest first: each has its counters row."""
     return list(
-        LedgerEntry.objects.filter(team=team)
-        .order_by("-period")
-        .values_list("period", flat=True)
-        .distinct()
+        PeriodUsage.objects.filter(team=team).order_by("-period").values_list("period", flat=True)
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from django.conf import settings
@@ -26,7 +26,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import AuditAction, Team
 from billing.errors import QuotaExceededError, TeamSuspendedError
-from billing.models import EntryKind, LedgerEntry, PeriodUsage, Plan, TeamPlan
+from billing.models import DailyUsage, EntryKind, LedgerEntry, PeriodUsage, Plan, TeamPlan
 from billing.periods import period_bounds, period_of
 from portal.errors import FieldError
 
@@ -233,13 +233,28 @@ def ledger_reserve(
     video_limit, budget = team_plan.video_limit, team_plan.budget_cents
     if not _period_admit(team_id, period, cost_cents, video_limit=video_limit, budget=budget):
         raise _refusal(team_id, period, cost_cents, video_limit=video_limit, budget=budget)
-    return LedgerEntry.objects.create(
+    entry = LedgerEntry.objects.create(
         team_id=team_id,
         job_id=job_id,
         kind=EntryKind.RESERVE,
         amount_cents=cost_cents,
         period=period,
     )
+    _daily_add(entry, in_progress=F("in_progress") + 1)
+    return entry
+
+
+def _daily_add(reserve: LedgerEntry, **change) -> None:
+    """Move the counters of the day the reserve was made (UTC), making the row if needed."""
+    day = reserve.created_at.astimezone(UTC).date()
+    row = DailyUsage.objects.filter(team_id=reserve.team_id, period=reserve.period, day=day)
+    if not row.update(**change):
+        # The day's first job; ON CONFLICT DO NOTHING: a settle of the team may make it too.
+        DailyUsage.objects.bulk_create(
+            [DailyUsage(team_id=reserve.team_id, period=reserve.period, day=day)],
+            ignore_conflicts=True,
+        )
+        row.update(**change)
 
 
 def _team_plan_locked(team_id: int) -> TeamPlan:
@@ -348,11 +363,23 @@ def _settle(*, job_id, kind: str) -> LedgerEntry | None:
         except IntegrityError:
             return None  # a concurrent twin settled it first
         usage = PeriodUsage.objects.filter(team_id=reserve.team_id, period=reserve.period)
+        cents = reserve.amount_cents
         if kind == EntryKind.RELEASE:
-            usage.update(videos=F("videos") - 1, cents=F("cents") - reserve.amount_cents)
+            usage.update(
+                videos=F("videos") - 1,
+                cents=F("cents") - cents,
+                released_videos=F("released_videos") + 1,
+                released_cents=F("released_cents") + cents,
+            )
+            _daily_add(reserve, in_progress=F("in_progress") - 1, released=F("released") + 1)
         else:
             usage.update(
-                captured_videos=F("captured_videos") + 1,
-                captured_cents=F("captured_cents") + reserve.amount_cents,
+                captured_videos=F("captured_videos") + 1, captured_cents=F("captured_cents") + cents
+            )
+            _daily_add(
+                reserve,
+                in_progress=F("in_progress") - 1,
+                charged=F("charged") + 1,
+                charged_cents=F("charged_cents") + cents,
             )
     return entry

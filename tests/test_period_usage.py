@@ -6,22 +6,52 @@ must always equal the ledger's sums; and neither re-sums the ledger.
 
 from __future__ import annotations
 
+import importlib
+from datetime import UTC, date
+
+import pytest
+from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from billing import services as billing
 from billing.errors import QuotaExceededError
-from billing.models import PeriodUsage
+from billing.models import DailyUsage, LedgerEntry, PeriodUsage
 from billing.periods import period_of
-from billing.selectors import period_totals
+from billing.selectors import period_counters, period_totals, team_usage, usage_daily
 from notifications.sources import team_thresholds_check
-from tests.billing_support import set_limits, succeed
+from tests.billing_support import at, set_limits, succeed
 from videos import services
 
 
 def _counters(team) -> tuple:
     row = PeriodUsage.objects.get(team=team, period=period_of())
     return (row.videos, row.cents, row.captured_videos, row.captured_cents, row.granted_cents)
+
+
+def _ledger_days(team, period) -> dict:
+    """usage_daily's figures summed from the ledger rows themselves (the reference)."""
+    admitted, outcome = {}, {}
+    for entry in LedgerEntry.objects.filter(team=team, period=period, job__isnull=False):
+        if entry.kind == "reserve":
+            admitted[entry.job_id] = entry.created_at.astimezone(UTC).date()
+        else:
+            outcome[entry.job_id] = (entry.kind, entry.amount_cents)
+    days: dict = {}
+    for job_id, day in admitted.items():
+        kind, cents = outcome.get(job_id, ("", 0))
+        row = days.setdefault(day, [0, 0, 0, 0])  # charged, in progress, released, cents
+        row[{"capture": 0, "release": 2}.get(kind, 1)] += 1
+        row[3] += cents if kind == "capture" else 0
+    return days
+
+
+def _rollup_days(team, period) -> dict:
+    return {
+        d.day: [d.charged, d.in_progress, d.released, d.charged_cents]
+        for d in usage_daily(team=team, period=period)
+        if d.charged or d.in_progress or d.released
+    }
 
 
 def _ledger(team) -> tuple:
@@ -78,3 +108,65 @@ def test_it_checks_thresholds_from_the_counters(make_job, team, upstream):
         assert team_thresholds_check(job_id=job.id) == []  # announced once, at the capture
     sums = [q["sql"] for q in queries if "SUM(" in q["sql"].upper()]
     assert sums == []
+
+
+@pytest.fixture
+def busy_month(make_job, team, owner, upstream):
+    """Jobs admitted on three days of March, settled every way, some the next day."""
+    with at(2026, 3, 2, 23, 59):
+        first = [make_job() for _ in range(3)]
+    with at(2026, 3, 3, 0, 5):
+        succeed(first[0], upstream)
+        services.job_fail(first[1].id, code="x", message="no")
+        later = [make_job() for _ in range(2)]
+        billing.credit_grant(team=team, amount_cents=70, by=owner)
+    with at(2026, 3, 9, 12):
+        services.job_cancel(job=later[0])
+        succeed(make_job(), upstream)
+    return team
+
+
+MARCH = date(2026, 3, 1)
+
+
+def test_it_keeps_each_days_counters_equal_to_the_ledger(busy_month):
+    assert (
+        _rollup_days(busy_month, MARCH)
+        == _ledger_days(busy_month, MARCH)
+        == {
+            date(2026, 3, 2): [1, 1, 1, 40],
+            date(2026, 3, 3): [0, 1, 1, 0],
+            date(2026, 3, 9): [1, 0, 0, 40],
+        }
+    )
+    assert period_counters(team_id=busy_month.pk, period=MARCH) == period_totals(
+        team_id=busy_month.pk, period=MARCH
+    )
+
+
+def test_it_rebuilds_the_counters_from_the_ledger_in_the_migration(busy_month):
+    before = (_rollup_days(busy_month, MARCH), period_counters(team_id=busy_month.pk, period=MARCH))
+    PeriodUsage.objects.all().delete()
+    DailyUsage.objects.all().delete()
+    migration = importlib.import_module("billing.migrations.0004_usage_counters")
+    migration.backfill(apps, None)
+    after = (_rollup_days(busy_month, MARCH), period_counters(team_id=busy_month.pk, period=MARCH))
+    assert after == before
+
+
+def test_it_reads_the_usage_page_in_the_same_queries_for_any_month(
+    owner_client, make_job, team, upstream
+):
+    from django.urls import reverse
+
+    make_job()
+    with CaptureQueriesContext(connection) as few:
+        assert owner_client.get(reverse("billing:usage")).status_code == 200
+    for _ in range(5):
+        succeed(make_job(), upstream)
+    with CaptureQueriesContext(connection) as more:
+        owner_client.get(reverse("billing:usage"))
+    assert len(more) == len(few)
+    on_ledger = [q["sql"] for q in more if "billing_ledgerentry" in q["sql"]]
+    assert on_ledger == []  # the counters, never a scan of the month's rows
+    assert team_usage(team=team).videos_used == 5
