@@ -64,3 +64,37 @@ def test_it_still_finds_the_result_of_a_finished_job(make_job, upstream):
     drive_to_success(job, upstream)
     job.refresh_from_db()
     assert job.result is not None and job.result.file
+
+
+@pytest.mark.postgres
+def test_it_reads_the_queue_estimate_and_the_running_count_from_indexes(team, owner, diving):
+    """EXPLAIN on PostgreSQL: a team with thousands of finished jobs costs a create what a new
+    team does — the last runs and the unfinished jobs come from partial indexes, no sort."""
+    from datetime import UTC, datetime, timedelta
+
+    from videos.models import JobStatus
+    from videos.selectors import _typical_run_seconds
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    jobs = [
+        Job(team=team, created_by=owner, template=diving, provider=diving.provider)
+        for _ in range(20_000)
+    ]
+    for i, job in enumerate(jobs):
+        job.status = JobStatus.SUCCEEDED if i else JobStatus.QUEUED
+        job.submitted_at = start + timedelta(minutes=i)
+        job.finished_at = job.submitted_at + timedelta(seconds=100 + i % 50) if i else None
+    Job.objects.bulk_create(jobs, batch_size=2000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE videos_job")
+    with CaptureQueriesContext(connection) as queries:
+        _typical_run_seconds(team_id=team.pk, provider=diving.provider)
+        Job.objects.filter(team_id=team.pk, status__in=JobStatus.in_flight()).count()
+    plans = []
+    with connection.cursor() as cursor:
+        for query in queries:
+            cursor.execute("EXPLAIN " + query["sql"])
+            plans.append("\n".join(row[0] for row in cursor.fetchall()))
+    recent, running = plans
+    assert "job_team_recent_runs_idx" in recent and "Sort" not in recent, recent
+    assert "job_team_in_flight_idx" in running and "Seq Scan" not in running, running

@@ -152,6 +152,14 @@ class Job(models.Model):
             models.Index(fields=["team", "-created_at", "-id"], name="job_team_created_id_idx"),
             # The staff dashboard and its CSV: every team's jobs in a date range.
             models.Index(fields=["created_at"], name="job_created_idx"),
+            # The queue estimate (selectors._typical_run_seconds, on every queued job's
+            # answer, the create's too): the team's last succeeded runs at a provider,
+            # without sorting all of its finished jobs.
+            models.Index(
+                fields=["team", "provider", "-finished_at"],
+                name="job_team_recent_runs_idx",
+                condition=Q(status="succeeded", submitted_at__isnull=False),
+            ),
             # The quota check counts the team's unfinished jobs under its lock: only those.
             models.Index(
                 fields=["team"],

@@ -25,6 +25,10 @@ class Migration(migrations.Migration):
             model_name='job',
             index=models.Index(condition=models.Q(('status__in', ['queued', 'submitting', 'processing'])), fields=['team'], name='job_team_in_flight_idx'),
         ),
+        migrations.AddIndex(
+            model_name='job',
+            index=models.Index(condition=models.Q(('status', 'succeeded'), ('submitted_at__isnull', False)), fields=['team', 'provider', '-finished_at'], name='job_team_recent_runs_idx'),
+        ),
         # The new index starts with the old one's columns: the old one is redundant.
         migrations.RemoveIndex(
             model_name='job',
