@@ -66,6 +66,18 @@ def test_it_still_finds_the_result_of_a_finished_job(make_job, upstream):
     assert job.result is not None and job.result.file
 
 
+def test_it_places_a_list_of_queued_jobs_in_three_queries(
+    make_job, team, key, django_assert_num_queries
+):
+    from videos.selectors import queue_spots
+
+    jobs = [make_job(key_id=None) for _ in range(4)]
+    # The jobs ahead and those running (one aggregate), the pool's keys, the recent runs.
+    with django_assert_num_queries(3):
+        spots = queue_spots(jobs)
+    assert [spots[job.pk].position for job in jobs] == [1, 2, 3, 4]
+
+
 @pytest.mark.postgres
 def test_it_reads_the_queue_estimate_and_the_running_count_from_indexes(team, owner, diving):
     """EXPLAIN on PostgreSQL: a team with thousands of finished jobs costs a create what a new

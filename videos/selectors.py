@@ -157,15 +157,19 @@ def queue_spots(jobs: list[Job]) -> dict:
             groups.setdefault(key, []).append(job)
     spots = {}
     for (team_id, provider, user_id, region), members in groups.items():
-        team_jobs = Job.objects.filter(team_id=team_id, provider=provider)
-        newest = max(job.created_at for job in members)
-        ahead = team_jobs.filter(status=JobStatus.QUEUED, created_at__lt=newest).aggregate(
+        # The jobs ahead of each and those running, in one pass over the team's unfinished
+        # jobs at the provider (few: the plan caps them; job_team_in_flight_idx).
+        queued = Q(status=JobStatus.QUEUED)
+        ahead = Job.objects.filter(
+            team_id=team_id, provider=provider, status__in=[JobStatus.QUEUED, *AT_THE_UPSTREAM]
+        ).aggregate(
+            running=Count("id", filter=Q(status__in=AT_THE_UPSTREAM)),
             **{
-                f"j{i}": Count("id", filter=Q(created_at__lt=job.created_at))
+                f"j{i}": Count("id", filter=queued & Q(created_at__lt=job.created_at))
                 for i, job in enumerate(members)
-            }
+            },
         )
-        running = team_jobs.filter(status__in=AT_THE_UPSTREAM).count()
+        running = ahead["running"]
         pool = keys_usable_by(user=user_id, team=team_id, provider=provider, region=region)
         slots = max(1, sum(capacity(key) for key in pool))
         typical = _typical_run_seconds(team_id=team_id, provider=provider)
