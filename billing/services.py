@@ -20,7 +20,8 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts import audit
@@ -244,6 +245,12 @@ def ledger_reserve(
     return entry
 
 
+def _one_less(field: str) -> Greatest:
+    # Never below 0: a reserve made by code from before the rollup (during a rolling deploy)
+    # has no day row, and a CHECK violation here would abort the job's final transition.
+    return Greatest(F(field) - 1, Value(0))
+
+
 def _daily_add(reserve: LedgerEntry, **change) -> None:
     """Move the counters of the day the reserve was made (UTC), making the row if needed."""
     day = reserve.created_at.astimezone(UTC).date()
@@ -371,14 +378,14 @@ def _settle(*, job_id, kind: str) -> LedgerEntry | None:
                 released_videos=F("released_videos") + 1,
                 released_cents=F("released_cents") + cents,
             )
-            _daily_add(reserve, in_progress=F("in_progress") - 1, released=F("released") + 1)
+            _daily_add(reserve, in_progress=_one_less("in_progress"), released=F("released") + 1)
         else:
             usage.update(
                 captured_videos=F("captured_videos") + 1, captured_cents=F("captured_cents") + cents
             )
             _daily_add(
                 reserve,
-                in_progress=F("in_progress") - 1,
+                in_progress=_one_less("in_progress"),
                 charged=F("charged") + 1,
                 charged_cents=F("charged_cents") + cents,
             )

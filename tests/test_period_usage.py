@@ -170,3 +170,15 @@ def test_it_reads_the_usage_page_in_the_same_queries_for_any_month(
     on_ledger = [q["sql"] for q in more if "billing_ledgerentry" in q["sql"]]
     assert on_ledger == []  # the counters, never a scan of the month's rows
     assert team_usage(team=team).videos_used == 5
+
+
+def test_it_settles_a_job_whose_day_row_is_missing(make_job, team, upstream):
+    """A reserve from before the rollup (old code during a deploy) has no day row: its
+    capture still succeeds, the day counts the charge, never a negative count."""
+    job = make_job()
+    DailyUsage.objects.all().delete()
+    succeed(job, upstream)
+    job.refresh_from_db()
+    assert job.status == "succeeded"
+    (day,) = DailyUsage.objects.filter(team=team)
+    assert (day.in_progress, day.charged, day.charged_cents) == (0, 1, 40)
