@@ -223,25 +223,20 @@ def statement_periods(*, team: Team) -> list[date]:
     )
 
 
-def _ledger_sum(kind: str, period: date | None, *, count: bool = False):
-    """A team's ledger total of one kind in one month (every month: period None)."""
-    entries = LedgerEntry.objects.filter(team=OuterRef("pk"), kind=kind)
+def _month(field, period: date | None):
+    """One of a team's month counters (every month summed: period None), as a subquery."""
+    rows = PeriodUsage.objects.filter(team=OuterRef("pk"))
     if period is not None:
-        entries = entries.filter(period=period)
-    rows = (
-        entries.order_by()
-        .values("team")
-        .annotate(v=Count("id") if count else Sum("amount_cents"))
-        .values("v")
-    )
-    return Coalesce(Subquery(rows), 0)
+        rows = rows.filter(period=period)
+    total = rows.order_by().values("team").annotate(v=Sum(field)).values("v")
+    return Coalesce(Subquery(total), 0)
 
 
 def teams_with_usage(teams: QuerySet[Team], *, period: date | None = None) -> QuerySet[Team]:
     """Teams annotated with this month's figures, in the one query that lists them.
 
-    Subqueries rather than joins: joining memberships and ledger rows at once would multiply
-    the rows and the sums.
+    Subqueries on the month counters (one row per team and month) rather than joins:
+    joining memberships as well would multiply the rows and the sums.
     """
     period = period or period_of()
     members = (
@@ -252,15 +247,12 @@ def teams_with_usage(teams: QuerySet[Team], *, period: date | None = None) -> Qu
         .values("n")
     )
     return teams.select_related("billing__plan").annotate(
-        videos_month=_ledger_sum(EntryKind.CAPTURE, period, count=True),
-        spent_month=_ledger_sum(EntryKind.CAPTURE, period),
-        reserved_month=_ledger_sum(EntryKind.RESERVE, period)
-        - _ledger_sum(EntryKind.CAPTURE, period)
-        - _ledger_sum(EntryKind.RELEASE, period),
-        granted_month=_ledger_sum(EntryKind.GRANT, period),
+        videos_month=_month("captured_videos", period),
+        spent_month=_month("captured_cents", period),
+        # Held for unfinished jobs: admitted (not released) minus charged.
+        reserved_month=_month(F("cents") - F("captured_cents"), period),
+        granted_month=_month("granted_cents", period),
         # Unfinished jobs: reserved and not settled, in any month (as open_reservations).
-        running_now=_ledger_sum(EntryKind.RESERVE, None, count=True)
-        - _ledger_sum(EntryKind.CAPTURE, None, count=True)
-        - _ledger_sum(EntryKind.RELEASE, None, count=True),
+        running_now=_month(F("videos") - F("captured_videos"), None),
         member_count=Coalesce(Subquery(members), 0),
     )

@@ -14,11 +14,18 @@ from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.models import Team
 from billing import services as billing
 from billing.errors import QuotaExceededError
 from billing.models import DailyUsage, LedgerEntry, PeriodUsage
 from billing.periods import period_of
-from billing.selectors import period_counters, period_totals, team_usage, usage_daily
+from billing.selectors import (
+    period_counters,
+    period_totals,
+    team_usage,
+    teams_with_usage,
+    usage_daily,
+)
 from notifications.sources import team_thresholds_check
 from tests.billing_support import at, set_limits, succeed
 from videos import services
@@ -139,9 +146,17 @@ def test_it_keeps_each_days_counters_equal_to_the_ledger(busy_month):
             date(2026, 3, 9): [1, 0, 0, 40],
         }
     )
-    assert period_counters(team_id=busy_month.pk, period=MARCH) == period_totals(
-        team_id=busy_month.pk, period=MARCH
+    totals = period_totals(team_id=busy_month.pk, period=MARCH)
+    assert period_counters(team_id=busy_month.pk, period=MARCH) == totals
+    # The admin's team list reads the same counters.
+    row = teams_with_usage(Team.objects.filter(pk=busy_month.pk), period=MARCH).get()
+    assert (row.videos_month, row.spent_month, row.reserved_month, row.granted_month) == (
+        totals.captured_videos,
+        totals.captured_cents,
+        totals.open_cents,
+        totals.granted_cents,
     )
+    assert row.running_now == totals.open_videos == 2
 
 
 def test_it_rebuilds_the_counters_from_the_ledger_in_the_migration(busy_month):
