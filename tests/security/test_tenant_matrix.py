@@ -291,6 +291,8 @@ POLICIES: dict[str, Policy] = {
     "api-v1:video_create": API_LIST,
     "api-v1:usage": API_LIST,
     "api-v1:audit_list": API_LIST,
+    "api-v1:batch_list": API_LIST,
+    "api-v1:batch_create": API_LIST,
     "api-v1:key_update": API_TEAM_A,
     "api-v1:key_test": API_TEAM_A,
     "api-v1:key_delete": API_TEAM_A,
@@ -305,6 +307,9 @@ POLICIES: dict[str, Policy] = {
     "api-v1:video_share_create": API_TEAM_A,
     "api-v1:video_share_list": API_TEAM_A,
     "api-v1:share_delete": API_TEAM_A,
+    "api-v1:batch_detail": API_TEAM_A,
+    "api-v1:batch_cancel": API_TEAM_A,
+    "api-v1:batch_archive": API_TEAM_A,
     # Staff: the dashboard and the admin (its sign-in leads to the portal's).
     "dashboard:index": STAFF,
     "dashboard:ledger_csv": STAFF,
