@@ -110,9 +110,7 @@ def items_from_csv(
         if name and name not in expected
     ]
     errors += [
-        _file_error(1, name, "missing column")
-        for name in (*texts, *images)
-        if name not in header
+        _file_error(1, name, "missing column") for name in (*texts, *images) if name not in header
     ]
     if errors:
         return [], errors

@@ -174,6 +174,7 @@ _ADMIN_MODELS = (
     "accounts_providerkey",
     "accounts_team",
     "auth_group",
+    "batches_batch",
     "auth_user",
     "billing_ledgerentry",
     "billing_periodusage",
@@ -264,6 +265,16 @@ POLICIES: dict[str, Policy] = {
     "videos:key_rotate": OWNER_ONLY,
     "videos:input_image": CAPABILITY,
     "callback": CAPABILITY,
+    # Batches (portal pages): set up in the team one works in; a batch like its jobs.
+    "batches:list": SIGNED_IN,
+    "batches:new": SIGNED_IN,
+    "batches:confirm": SIGNED_IN,
+    "batches:sample_csv": SIGNED_IN,
+    "batches:detail": TEAM_A,
+    "batches:status": TEAM_A,
+    "batches:cancel": TEAM_A,
+    "batches:retry": TEAM_A,
+    "batches:archive": TEAM_A,
     # Integrations.
     "integrations:index": SIGNED_IN,
     "integrations:token_create": SIGNED_IN,
@@ -338,6 +349,7 @@ POLICIES: dict[str, Policy] = {
     "route:admin/accounts/providerkey/<path:object_id>/": STAFF,
     "route:admin/accounts/team/<path:object_id>/": STAFF,
     "route:admin/auth/group/<path:object_id>/": STAFF,
+    "route:admin/batches/batch/<path:object_id>/": STAFF,
     "route:admin/auth/user/<path:object_id>/": STAFF,
     "route:admin/billing/ledgerentry/<path:object_id>/": STAFF,
     "route:admin/billing/periodusage/<path:object_id>/": STAFF,
@@ -600,7 +612,8 @@ def test_it_counts_only_the_acting_teams_jobs(world, make_job_in):
         usage = json.loads(body.split("\n\n", 1)[1])
         assert usage["running"] == side.team.jobs.filter(status="queued").count(), role
         assert usage["videos_used"] == 1, role  # each team's one finished video
-    assert world.a.team.jobs.count() == 2 and world.b.team.jobs.count() == 1
+    # Each team: its finished job and its batch's queued one; team A the new one too.
+    assert world.a.team.jobs.count() == 3 and world.b.team.jobs.count() == 2
 
 
 @pytest.mark.parametrize(
