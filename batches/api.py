@@ -14,6 +14,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.handlers.asgi import ASGIRequest
 from django.db.models import Q
 from django.http import StreamingHttpResponse
 from ninja import Header, Query, Router, Status
@@ -36,7 +37,7 @@ from batches.selectors import (
     batches_for_team,
     current_items,
 )
-from batches.services.archive import archive_name, archive_stream
+from batches.services.archive import archive_name, archive_stream, archive_stream_async
 from portal import netguard
 from portal.api.cursors import cursor_decode, cursor_encode
 from portal.api.errors import ApiError, error_responses, refuse_unknown_query
@@ -274,6 +275,8 @@ def batch_cancel(request, batch_id: UUID):
 )
 def batch_archive(request, batch_id: UUID):
     batch = _batch_of(request, batch_id)
-    response = StreamingHttpResponse(archive_stream(batch), content_type="application/zip")
+    # Under ASGI (production) an async iterator, or Django would buffer the whole ZIP.
+    stream = archive_stream_async if isinstance(request, ASGIRequest) else archive_stream
+    response = StreamingHttpResponse(stream(batch), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{archive_name(batch)}"'
     return response

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -18,7 +19,7 @@ from batches.errors import BatchInputError
 from batches.forms import BatchForm, ConfirmForm
 from batches.models import Batch
 from batches.selectors import batch_summaries, batch_summary, batches_for_team, current_items
-from batches.services.archive import archive_name, archive_stream
+from batches.services.archive import archive_name, archive_stream, archive_stream_async
 from batches.services.drafts import draft_delete, draft_items, draft_save
 from batches.services.files import column_names, csv_header
 from portal.errors import DomainError
@@ -207,6 +208,8 @@ def batch_retry(request, batch_id):
 @login_required
 def batch_archive(request, batch_id):
     batch = _batch_for(request, batch_id)
-    response = StreamingHttpResponse(archive_stream(batch), content_type="application/zip")
+    # Under ASGI (production) an async iterator, or Django would buffer the whole ZIP.
+    stream = archive_stream_async if isinstance(request, ASGIRequest) else archive_stream
+    response = StreamingHttpResponse(stream(batch), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{archive_name(batch)}"'
     return response

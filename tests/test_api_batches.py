@@ -277,3 +277,33 @@ def test_it_answers_404_for_unknown_and_422_for_malformed_ids(api, path):
 def test_it_needs_a_token(client):
     assert client.get("/api/v1/batches").status_code == 401
     assert client.post("/api/v1/batches", "{}", content_type="application/json").status_code == 401
+
+
+def test_it_streams_the_archive_a_chunk_at_a_time_in_either_server(api, body, key, enqueued):
+    import os
+
+    from asgiref.sync import async_to_sync
+    from django.core.files.base import ContentFile
+
+    from batches.services.archive import CHUNK, archive_stream, archive_stream_async
+    from videos.models import Attachment, AttachmentKind
+
+    data = api.post("/batches", body).json()
+    batch = Batch.objects.get(pk=data["id"])
+    big = os.urandom(3 * CHUNK + 123)  # a "video" several chunks long
+    result = Attachment(
+        job_id=data["job_ids"][0], kind=AttachmentKind.RESULT, content_type="video/mp4"
+    )
+    result.file.save("v.mp4", ContentFile(big), save=True)
+
+    chunks = list(archive_stream(batch))
+    # Never the whole video at once: each piece is at most one storage read plus headers.
+    assert len(chunks) > 3 and max(len(c) for c in chunks) <= CHUNK + 1024
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
+    assert archive.read("0001-sku-0.mp4") == big
+
+    async def collect():
+        return [chunk async for chunk in archive_stream_async(batch)]
+
+    again = zipfile.ZipFile(io.BytesIO(b"".join(async_to_sync(collect)())))
+    assert again.namelist() == archive.namelist() and again.read("0001-sku-0.mp4") == big

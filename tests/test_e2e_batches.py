@@ -49,10 +49,16 @@ def test_it_runs_a_200_row_batch_from_a_csv_to_one_zip(
     team_plan.plan.video_limit = 1000
     team_plan.plan.budget_cents = 100_000
     team_plan.plan.save()
-    # One key with room for the whole batch at once, and quick (half-second) sandbox tasks.
-    key_store(
-        user=owner, label="batch", secret="sk-e2e-batch-gen0.5", max_concurrent=100, rpm=10_000
-    )
+    # Two keys with room for the whole batch at once (100 each, the most a key takes), so no
+    # job waits for a slot; quick (half-second) sandbox tasks.
+    for n in (1, 2):
+        key_store(
+            user=owner,
+            label=f"batch {n}",
+            secret=f"sk-e2e-batch{n}-gen0.5",
+            max_concurrent=100,
+            rpm=10_000,
+        )
     client.force_login(owner)
 
     rows, files = product_rows(ROWS)
