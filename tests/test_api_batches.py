@@ -307,3 +307,45 @@ def test_it_streams_the_archive_a_chunk_at_a_time_in_either_server(api, body, ke
 
     again = zipfile.ZipFile(io.BytesIO(b"".join(async_to_sync(collect)())))
     assert again.namelist() == archive.namelist() and again.read("0001-sku-0.mp4") == big
+
+
+def test_it_sends_one_signed_batch_completed_event_when_it_ends(
+    api, body, key, enqueued, upstream, django_capture_on_commit_callbacks, monkeypatch
+):
+    import json
+
+    from integrations.models import WebhookDelivery
+
+    tasks: list = []
+    monkeypatch.setattr(
+        "integrations.webhooks.async_task", lambda func, *args: tasks.append((func, args))
+    )
+    data = api.post(
+        "/batches", {**body, "callback_url": "https://hooks.example.com/batches"}
+    ).json()
+    with django_capture_on_commit_callbacks(execute=True):
+        drive_to_success(Job.objects.get(pk=data["job_ids"][0]), upstream)
+    assert not WebhookDelivery.objects.exists()  # per-job events go to no one
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(f"/batches/{data['id']}/cancel")
+    (delivery,) = WebhookDelivery.objects.all()
+    assert delivery.event_type == "batch.completed" and delivery.batch_id == uuid.UUID(data["id"])
+    assert delivery.url == "https://hooks.example.com/batches"
+    event = json.loads(delivery.body)
+    assert event["type"] == "batch.completed" and event["data"]["id"] == data["id"]
+    assert event["data"]["counts"] == {
+        "total": 3,
+        "queued": 0,
+        "submitting": 0,
+        "processing": 0,
+        "succeeded": 1,
+        "failed": 0,
+        "canceled": 2,
+    }
+    assert event["data"]["status"] == "partial"
+    assert tasks == [("integrations.tasks.deliver", (str(delivery.id),))]
+    # Ending again changes nothing: the batch finished once.
+    from batches.services import batch_finish_if_done
+
+    assert batch_finish_if_done(batch_id=data["id"]) is False
+    assert WebhookDelivery.objects.count() == 1
