@@ -124,6 +124,12 @@ def test_it_runs_more_jobs_than_the_plans_jobs_at_once(api, team, key, png, enqu
     response = api.post("/batches", {"template_id": DIVING, "items": items(4, png)})
     assert response.status_code == 201, response.json()
     assert Job.objects.filter(status=JobStatus.QUEUED).count() == 4
+    # The batch's jobs wait for keys; single submits still get the plan's jobs at once.
+    single = {"template_id": DIVING, "media_inputs": [{"value": data_url(png)}]}
+    assert api.post("/videos", single).status_code == 201
+    assert api.post("/videos", single).status_code == 201
+    third = api.post("/videos", single)
+    assert third.status_code == 402 and third.json()["limit"] == "concurrency"
 
 
 def test_it_refuses_more_items_than_the_setting(api, key, png, settings):

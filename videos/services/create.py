@@ -76,7 +76,8 @@ def job_create(
     IdempotencyConflictError if it does not. The database constraint decides the race.
 
     `queue_behind` (a batch's jobs, admitted as a whole by the batches app): the job is not
-    refused over the plan's jobs at once; it waits in the team's queue for a key instead.
+    refused over the plan's jobs at once, nor counted there against single submits; it
+    waits in the team's queue for a key instead.
     """
     if not template.is_active:
         raise JobInputError("template_id", "this template is not available")
@@ -112,6 +113,7 @@ def job_create(
                 request_hash=request_hash,
                 cost_cents=template.price_cents,
                 next_attempt_at=now,
+                queue_behind=queue_behind,
             )
             # Raises QuotaExceededError, which rolls the job back: a refused submit leaves
             # no trace.
@@ -123,7 +125,7 @@ def job_create(
                     (lambda: 1)  # only itself: nothing it would be refused behind
                     if queue_behind
                     else lambda: Job.objects.filter(
-                        team_id=team.pk, status__in=JobStatus.in_flight()
+                        team_id=team.pk, status__in=JobStatus.in_flight(), queue_behind=False
                     ).count()
                 ),
             )
