@@ -24,7 +24,6 @@ from batches.errors import BatchInputError, RowError
 from batches.models import Batch
 from batches.schemas import (
     BatchDetailOut,
-    BatchErrorOut,
     BatchIn,
     BatchListOut,
     batch_detail_payload,
@@ -121,7 +120,7 @@ def _detail(request, batch: Batch) -> dict:
 
 @router.post(
     "/batches",
-    response={201: BatchDetailOut, 422: BatchErrorOut, **error_responses(400, 402, 409, 413)},
+    response={201: BatchDetailOut, **error_responses(400, 402, 409, 413, 422)},
     operation_id="batches_create",
     url_name="batch_create",
     summary="Create a batch",

@@ -75,21 +75,6 @@ class BatchIn(Schema):
     name: Text = Field("", max_length=200, description="A name for the batch.")
 
 
-class ItemErrorOut(Schema):
-    index: int = Field(..., description="0-based position of the item in `items`.")
-    field: str = Field(..., examples=["items[3].media_inputs[0]"])
-    message: str
-
-
-class BatchErrorOut(Schema):
-    detail: str
-    code: str
-    field: str | None = None
-    errors: list[ItemErrorOut] | None = Field(
-        None, description="Every bad item, when the items were at fault."
-    )
-
-
 class BatchCountsOut(Schema):
     total: int
     queued: int

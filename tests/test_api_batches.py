@@ -355,3 +355,19 @@ def test_it_sends_one_signed_batch_completed_event_when_it_ends(
 
     assert batch_finish_if_done(batch_id=data["id"]) is False
     assert WebhookDelivery.objects.count() == 1
+
+
+def test_it_lists_each_malformed_item_with_its_index_too(api, key, png):
+    body = {
+        "template_id": DIVING,
+        "items": [
+            {"media_inputs": [{"value": data_url(png)}]},
+            {"text_inputs": [{"value": "x" * 501}], "media_inputs": [{"value": data_url(png)}]},
+            {"media_inputs": [{"value": data_url(png)}], "colour": "red"},
+        ],
+    }
+    response = api.post("/batches", body)
+    assert response.status_code == 422
+    found = {(e.get("index"), e["field"]) for e in response.json()["errors"]}
+    assert found == {(1, "items[1].text_inputs[0].value"), (2, "items[2].colour")}
+    assert not Job.objects.exists()
