@@ -131,7 +131,7 @@ def batch_payload(batch: Batch, summary: BatchSummary, *, base_url: str = "") ->
     template = batch.template
     return {
         "id": batch.id,
-        "name": batch.display_name,
+        "name": batch.name,
         "status": summary.status,
         "provider": template.provider,
         "template_id": template.template_id,
