@@ -253,6 +253,24 @@ def batch_cancel(request, batch_id: UUID):
     return _detail(request, batch)
 
 
+@router.post(
+    "/batches/{batch_id}/retry",
+    response={200: BatchDetailOut, **error_responses(402, 404, 409, 422)},
+    operation_id="batches_retry",
+    url_name="batch_retry",
+    summary="Retry a batch's failed jobs",
+    description=(
+        "A new job for every failed row, with the same inputs (the row's `attempt` goes up; "
+        "the failed job stays as it was, not charged). Admitted as a whole against the "
+        "month's videos and budget (402 with the numbers). 409 when no job has failed."
+    ),
+)
+def batch_retry(request, batch_id: UUID):
+    batch = _batch_of(request, batch_id)
+    services.batch_retry_failed(batch=batch, user=request.auth.user)
+    return _detail(request, batch)
+
+
 @router.get(
     "/batches/{batch_id}/archive",
     response={200: None, **error_responses(404, 422)},

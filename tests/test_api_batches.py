@@ -268,6 +268,7 @@ def test_it_hides_another_teams_batch_on_every_route(api, outsider_api, body, ke
     batch_id = api.post("/batches", body).json()["id"]
     assert outsider_api.get(f"/batches/{batch_id}").status_code == 404
     assert outsider_api.post(f"/batches/{batch_id}/cancel").status_code == 404
+    assert outsider_api.post(f"/batches/{batch_id}/retry").status_code == 404
     assert outsider_api.get(f"/batches/{batch_id}/archive").status_code == 404
     assert outsider_api.get("/batches").json()["items"] == []
     # Nothing moved for the owner.
@@ -371,3 +372,23 @@ def test_it_lists_each_malformed_item_with_its_index_too(api, key, png):
     found = {(e.get("index"), e["field"]) for e in response.json()["errors"]}
     assert found == {(1, "items[1].text_inputs[0].value"), (2, "items[2].colour")}
     assert not Job.objects.exists()
+
+
+def test_it_retries_the_failed_rows_with_new_jobs(
+    api, body, key, enqueued, django_capture_on_commit_callbacks
+):
+    from videos.services import job_fail
+
+    data = api.post("/batches", body).json()
+    assert api.post(f"/batches/{data['id']}/retry").status_code == 409  # nothing failed yet
+    with django_capture_on_commit_callbacks(execute=True):
+        job_fail(data["job_ids"][2], code="upstream_failed", message="no")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"/batches/{data['id']}/retry")
+    assert response.status_code == 200
+    out = response.json()
+    assert out["job_ids"][:2] == data["job_ids"][:2] and out["job_ids"][2] != data["job_ids"][2]
+    assert out["jobs"][2]["attempt"] == 2 and out["jobs"][2]["status"] == "queued"
+    counts = out["counts"]
+    assert (counts["total"], counts["queued"], counts["failed"]) == (3, 3, 0)
+    assert LedgerEntry.objects.filter(job_id=out["job_ids"][2], kind=EntryKind.RESERVE).exists()

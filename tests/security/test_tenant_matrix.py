@@ -320,6 +320,7 @@ POLICIES: dict[str, Policy] = {
     "api-v1:share_delete": API_TEAM_A,
     "api-v1:batch_detail": API_TEAM_A,
     "api-v1:batch_cancel": API_TEAM_A,
+    "api-v1:batch_retry": API_TEAM_A,
     "api-v1:batch_archive": API_TEAM_A,
     # Staff: the dashboard and the admin (its sign-in leads to the portal's).
     "dashboard:index": STAFF,
