@@ -228,12 +228,20 @@ class _Body:
             self._pending += chunk
         if size < 0:
             size = len(self._pending)
-        data = bytes(self._pending[:size])
+        with memoryview(self._pending) as view:  # one copy out, not two
+            data = bytes(view[:size])
         del self._pending[:size]
         return data
+
+    def readable(self) -> bool:
+        return True
 
     def seekable(self) -> bool:
         return False
 
+    @property
+    def closed(self) -> bool:
+        return False
+
     def close(self) -> None:
-        pass
+        pass  # the stream is closed by store(), whatever the storage does

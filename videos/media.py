@@ -110,6 +110,33 @@ def _poster_frame(container, stream, duration: float | None):
     return chosen
 
 
+class NotAnImage(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+# Raster formats only (an SVG would be script served from our own origin).
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+
+
+def poster_from_image(source: BinaryIO) -> Poster:
+    """A template cover (uploaded or from the catalogue) as a poster: decoded by Pillow,
+    its first frame as a WebP at most POSTER_MAX_WIDTH wide; NotAnImage otherwise."""
+    try:
+        with Image.open(source) as image:
+            if image.format not in IMAGE_FORMATS:
+                raise NotAnImage(
+                    f"the image is {image.format or 'of an unknown kind'}, not PNG/JPEG/WebP/GIF"
+                )
+            image.load()  # decodes (Pillow refuses decompression bombs here)
+            return _poster(image)
+    except NotAnImage:
+        raise
+    except Exception:
+        raise NotAnImage("the file is not a PNG, JPEG, WebP or GIF image") from None
+
+
 def _poster(image: Image.Image) -> Poster:
     image = image.convert("RGB")
     if image.width > POSTER_MAX_WIDTH:

@@ -173,6 +173,13 @@ class Job(models.Model):
                 name="job_team_queue_idx",
                 condition=Q(status="queued"),
             ),
+            # The gallery's fallback poster: a team's latest finished video of a template
+            # (videos.posters), one index probe per template whatever the team's size.
+            models.Index(
+                fields=["team", "template", "-finished_at"],
+                name="job_team_template_done_idx",
+                condition=Q(status="succeeded"),
+            ),
         ]
         constraints = [
             # Concurrent duplicates of one API request: the database lets exactly one in.
