@@ -275,3 +275,33 @@ def test_it_writes_the_video_once_straight_into_storage(succeeded_upstream, upst
     upstream.on("/out/v.mp4", video())
     services.job_fetch(job_id=succeeded_upstream.id)
     assert Job.objects.get().status == JobStatus.SUCCEEDED
+
+
+def test_it_never_keeps_the_sandboxs_broken_video_as_a_success(
+    sandbox, owner, team, diving, settings, enqueued
+):
+    """Against the sandbox upstream: a `badvideo` key's result does not decode."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.conftest import make_image
+    from videos.services import MediaInput, job_create, key_store
+
+    settings.JOB_FETCH_MAX_ATTEMPTS = 2
+    key = key_store(user=owner, label="broken", secret="sk-demo-badvideo-gen0")
+    job = job_create(
+        team=team,
+        user=owner,
+        template=diving,
+        text_inputs=[],
+        media_inputs=[MediaInput(upload=SimpleUploadedFile("me.png", make_image()))],
+        key_id=key.pk,
+    )
+    services.job_submit(job_id=job.id)
+    for _attempt in range(2):
+        services.job_poll(job_id=job.id, force=True)
+        services.job_fetch(job_id=job.id)
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and "does not decode" in job.error_message
+    assert job.events.filter(kind="error", message__contains="does not decode").count() == 1
+    assert not job.attachments.filter(kind__in=["result", "frame"]).exists()
+    assert fetched_files(job) == []

@@ -73,7 +73,7 @@ def inspect(source: str | BinaryIO) -> tuple[VideoFacts, Poster]:
     try:
         with av.open(source, mode="r") as container:
             if not container.streams.video:
-                raise NotAVideo("the file holds no video stream")
+                raise NotAVideo("the video does not decode: the file holds no video stream")
             stream = container.streams.video[0]
             codec = stream.codec_context.name
             duration = _duration(container, stream)
@@ -106,7 +106,7 @@ def _poster_frame(container, stream, duration: float | None):
         if (frame.time or 0) >= target or count >= MAX_FRAMES_TO_POSTER:
             break
     if chosen is None:
-        raise NotAVideo("the video has no frame that decodes")
+        raise NotAVideo("the video does not decode: no frame of it does")
     return chosen
 
 
@@ -163,7 +163,7 @@ def _encode_loop(source: str | BinaryIO, target: str) -> None:
     try:
         with av.open(source, mode="r") as src:
             if not src.streams.video:
-                raise NotAVideo("the clip holds no video stream")
+                raise NotAVideo("the clip does not decode: the file holds no video stream")
             in_stream = src.streams.video[0]
             with av.open(target, mode="w", format="mp4", options={"movflags": "+faststart"}) as dst:
                 encoder = dst.add_stream("libx264", rate=LOOP_FPS)
@@ -189,7 +189,7 @@ def _encode_loop(source: str | BinaryIO, target: str) -> None:
                         dst.mux(packet)
                     frames += 1
                 if frames == 0:
-                    raise NotAVideo("the clip has no frame that decodes")
+                    raise NotAVideo("the clip does not decode: no frame of it does")
                 for packet in encoder.encode(None):
                     dst.mux(packet)
     except NotAVideo:
