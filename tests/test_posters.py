@@ -82,6 +82,10 @@ def test_it_gives_the_player_its_poster_on_the_job_page(finished, owner_client):
     assert re.search(rf'<video id="video"[^>]* poster="{poster}"[^>]* width="320"', page)
     status = owner_client.get(reverse("videos:job_status", args=[finished.id])).json()
     assert status["video"]["poster_url"] == poster
+    # The "video stored" event carries it too, for a page that was open while it came.
+    frame = finished.attachments.get(kind=AttachmentKind.FRAME)
+    [stored] = [e for e in status["events"] if e["kind"] == "video"]
+    assert stored["video"]["poster_url"] == reverse("videos:job_file", args=[finished.id, frame.pk])
 
 
 def test_it_puts_the_poster_in_the_api_answer(finished, api):

@@ -268,6 +268,11 @@ def event_payload(
             "content_type": data.get("content_type"),
             "duration_s": data.get("duration_s"),
         }
+        if data.get("poster_id"):
+            poster_id = int(data["poster_id"])
+            payload["video"]["poster_url"] = (
+                file_url(poster_id) if file_url else base_url + file_path(event.job_id, poster_id)
+            )
     if event.kind == "image" and data.get("attachment_id"):
         attachment_id = int(data["attachment_id"])
         payload["image"] = {
