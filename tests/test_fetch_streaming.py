@@ -10,6 +10,7 @@ from fractions import Fraction
 
 import av
 import pytest
+from django.conf import settings
 from django.core.files.storage import default_storage
 from PIL import Image
 
@@ -75,8 +76,35 @@ def test_it_stores_a_200_mb_result_with_flat_memory(peak_memory):
     try:
         assert video.bytes == size and default_storage.size(video.name) == size
         assert peak.growth_kb < 64 * 1024, f"RSS grew {peak.growth_kb // 1024} MB"
+        print(f"storing 200 MB grew the peak RSS by {peak.growth_kb // 1024} MB")
+        if on_s3():
+            head = s3_head(video.name)
+            # Sent in parts as it came (a multipart ETag ends in -<parts>), typed as a video.
+            assert head["ETag"].strip('"').endswith(f"-{size // settings.S3_MULTIPART_CHUNK_BYTES}")
+            assert head["ContentType"] == "video/mp4"
     finally:
         default_storage.delete(video.name)
+
+
+def on_s3() -> bool:
+    return bool(settings.S3_BUCKET)
+
+
+def s3_head(name: str) -> dict:
+    storage = default_storage
+    return storage.connection.meta.client.head_object(Bucket=storage.bucket_name, Key=name)
+
+
+@pytest.mark.skipif(not settings.S3_BUCKET, reason="needs S3 (moto in test-services)")
+def test_it_types_the_stored_video_and_its_poster_on_s3(make_job, upstream):
+    from tests.apiclient import drive_to_success
+
+    job = make_job()
+    drive_to_success(job, upstream)
+    job.refresh_from_db()
+    result = job.result
+    assert s3_head(result.file.name)["ContentType"] == "video/mp4"
+    assert s3_head(result.poster.file.name)["ContentType"] == "image/webp"
 
 
 @pytest.mark.django_db
