@@ -360,10 +360,11 @@ def _s3_transfer_config() -> Any:
     config = TransferConfig(
         multipart_threshold=S3_MULTIPART_CHUNK_BYTES,
         multipart_chunksize=S3_MULTIPART_CHUNK_BYTES,
-        max_concurrency=3,
+        max_concurrency=2,
     )
-    # Parts of a stream that can't seek are buffered in memory: at most this many at once.
-    config.max_in_memory_upload_chunks = 3
+    # Parts of a stream that can't seek are buffered in memory: at most this many at once
+    # (two: one being read from the upstream while the other is sent).
+    config.max_in_memory_upload_chunks = 2
     return config
 
 

@@ -74,6 +74,8 @@ def inspect(source: str | BinaryIO) -> tuple[VideoFacts, Poster]:
         with av.open(source, mode="r") as container:
             if not container.streams.video:
                 raise NotAVideo("the video does not decode: the file holds no video stream")
+            if _is_still_image(container.format.name):
+                raise NotAVideo("the video does not decode: the file is an image")
             stream = container.streams.video[0]
             codec = stream.codec_context.name
             duration = _duration(container, stream)
@@ -88,6 +90,15 @@ def inspect(source: str | BinaryIO) -> tuple[VideoFacts, Poster]:
         raise NotAVideo("the video does not decode") from None
     facts = VideoFacts(duration_s=duration, width=width, height=height, codec=codec)
     return facts, _poster(image)
+
+
+def _is_still_image(format_name: str) -> bool:
+    # FFmpeg opens a PNG or JPEG as a one-frame "video" (its image demuxers); a browser's
+    # <video> plays none of them, so an upstream result that is one is broken.
+    names = set(format_name.split(","))
+    return bool(names & {"image2", "gif", "apng", "webp"}) or any(
+        n.endswith("_pipe") for n in names
+    )
 
 
 def _duration(container, stream) -> float | None:
@@ -164,6 +175,8 @@ def _encode_loop(source: str | BinaryIO, target: str) -> None:
         with av.open(source, mode="r") as src:
             if not src.streams.video:
                 raise NotAVideo("the clip does not decode: the file holds no video stream")
+            if _is_still_image(src.format.name):
+                raise NotAVideo("the clip does not decode: the file is an image")
             in_stream = src.streams.video[0]
             with av.open(target, mode="w", format="mp4", options={"movflags": "+faststart"}) as dst:
                 encoder = dst.add_stream("libx264", rate=LOOP_FPS)
