@@ -262,7 +262,7 @@ def event_payload(
     if "error" in data:
         payload["error"] = data["error"]
     if event.kind == "video":
-        payload["video"] = {
+        video: dict = {
             "url": video_url or base_url + download_path(event.job_id),
             "bytes": data.get("bytes"),
             "content_type": data.get("content_type"),
@@ -270,9 +270,10 @@ def event_payload(
         }
         if data.get("poster_id"):
             poster_id = int(data["poster_id"])
-            payload["video"]["poster_url"] = (
+            video["poster_url"] = (
                 file_url(poster_id) if file_url else base_url + file_path(event.job_id, poster_id)
             )
+        payload["video"] = video
     if event.kind == "image" and data.get("attachment_id"):
         attachment_id = int(data["attachment_id"])
         payload["image"] = {
