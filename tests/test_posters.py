@@ -208,6 +208,7 @@ def test_it_keeps_a_staff_uploaded_poster_and_preview_as_the_pages_show_them(sta
         assert image.format == "WEBP"
     with diving.preview.open("rb") as fh, av.open(fh) as clip:
         assert [s.type for s in clip.streams] == ["video"]
+    assert "640 x 320 px" in staff_client.get(url).content.decode()  # the change form says
 
 
 def test_it_refuses_an_upload_that_does_not_decode_and_says_which(staff_client, diving):

@@ -98,7 +98,7 @@ class VideoTemplateAdmin(admin.ModelAdmin):
     list_editable = ["price_cents", "is_active", "position"]
     list_filter = ["provider", "region", "is_active", "inputs_known"]
     search_fields = ["name", "template_id"]
-    readonly_fields = ["synced_at"]
+    readonly_fields = ["synced_at", "cover_size"]
     fieldsets = [
         (None, {"fields": ["provider", "region", "template_id", "name", "description"]}),
         (
@@ -124,12 +124,19 @@ class VideoTemplateAdmin(admin.ModelAdmin):
                     "inputs_known",
                     "position",
                     "cover",
+                    "cover_size",
                     "preview",
                     "synced_at",
                 ],
             },
         ),
     ]
+
+    @admin.display(description="Cover size")
+    def cover_size(self, obj: VideoTemplate) -> str:
+        if obj.cover_width and obj.cover_height:
+            return f"{obj.cover_width} x {obj.cover_height} px"
+        return "-"
 
 
 class JobEventInline(admin.TabularInline):
