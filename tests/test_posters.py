@@ -152,8 +152,10 @@ def test_it_prefers_the_templates_cover_and_plays_its_preview_loop(finished, div
     preview = reverse("videos:template_asset", args=[diving.pk, "preview"])
     poster = reverse("videos:template_poster", args=[diving.pk])
     video = re.search(r"<video [^>]*>", tile).group(0)
-    for attribute in (f'src="{preview}"', f'poster="{poster}"', "muted", "autoplay", "loop"):
+    for attribute in (f'src="{preview}"', f'poster="{poster}"', "muted", "loop", "data-preview"):
         assert attribute in video
+    # Played by static/js/previews.js while on screen; nothing loads before.
+    assert 'preload="none"' in video and "autoplay" not in video
     assert 'width="640" height="360"' in video  # the cover, kept at most 640 px wide
     with Image.open(io.BytesIO(body(owner_client.get(poster)))) as image:
         assert (image.format, image.size) == ("WEBP", (640, 360))
