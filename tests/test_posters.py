@@ -230,3 +230,43 @@ def test_it_refuses_an_upload_that_does_not_decode_and_says_which(staff_client, 
     assert "Not usable as a poster" in page and "Not usable as a preview" in page
     diving.refresh_from_db()
     assert diving.cover.name == old and not diving.preview
+
+
+# --- What was stored before -------------------------------------------------------------------
+
+
+def test_it_backfills_posters_covers_and_loops_once(make_job, diving, run_for_life):
+    from django.core.management import call_command
+
+    from videos.models import Attachment
+
+    job = make_job()
+    # A video stored before frames were cut: no poster, no size, no codec.
+    old = Attachment(job=job, kind=AttachmentKind.RESULT, content_type="video/mp4", bytes=len(MP4))
+    old.file.save("video.mp4", ContentFile(MP4), save=True)
+    broken = Attachment(job=make_job(), kind=AttachmentKind.RESULT, content_type="video/mp4")
+    broken.file.save("video.mp4", ContentFile(b"no video" * 100), save=True)
+    # A template's cover and clip as they were kept before: the PNG and the whole clip.
+    diving.cover.save("cover.png", ContentFile(make_image(1200, 600)), save=True)
+    run_for_life.preview.save("preview.mp4", ContentFile(clip_with_sound()), save=True)
+    out = io.StringIO()
+    call_command("backfill_posters", stdout=out)
+    assert "1 cover(s), 1 preview(s), 1 video poster(s) made; 1 file(s) do not decode" in (
+        out.getvalue()
+    )
+    old.refresh_from_db()
+    assert (old.poster.kind, old.width, old.height, old.codec) == ("frame", 320, 240, "h264")
+    diving.refresh_from_db()
+    assert (diving.cover_width, diving.cover_height) == (640, 320)
+    run_for_life.refresh_from_db()
+    with run_for_life.preview.open("rb") as fh, av.open(fh) as clip:
+        assert not clip.streams.audio
+    again = io.StringIO()
+    call_command("backfill_posters", stdout=again)
+    assert "0 cover(s), 0 preview(s), 0 video poster(s) made" in again.getvalue()
+
+
+def clip_with_sound() -> bytes:
+    from tests.test_media import encode
+
+    return encode("libx264", "mp4", size=(640, 360), frames=30, audio=True)

@@ -212,6 +212,20 @@ def _encode_loop(source: str | BinaryIO, target: str) -> None:
         raise NotAVideo("the clip does not decode") from None
 
 
+def is_loop(source: str | BinaryIO) -> bool:
+    """Whether a stored preview already is a loop as make_loop makes them (short, small,
+    silent): a clip stored before loops were made is not."""
+    try:
+        with av.open(source, mode="r") as container:
+            if container.streams.audio or not container.streams.video:
+                return False
+            duration = (container.duration or 0) / av.time_base
+            video = container.streams.video[0]
+            return 0 < duration <= LOOP_SECONDS + 0.5 and video.width <= LOOP_MAX_WIDTH
+    except (av.FFmpegError, ValueError, OSError, EOFError):
+        return False
+
+
 def _loop_size(width: int, height: int) -> tuple[int, int]:
     if width > LOOP_MAX_WIDTH:
         height = round(height * LOOP_MAX_WIDTH / width)
