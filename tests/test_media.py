@@ -97,3 +97,29 @@ def test_it_turns_a_cover_into_a_webp_poster_and_refuses_what_is_no_image():
     assert (poster.width, poster.height) == (640, 360)
     with pytest.raises(media.NotAnImage):
         media.poster_from_image(io.BytesIO(b"<svg xmlns='http://www.w3.org/2000/svg'/>"))
+
+
+@pytest.mark.parametrize("as_path", [True, False], ids=["path", "file"])
+def test_it_never_follows_a_playlist_disguised_as_a_video(tmp_path, as_path):
+    """An HLS playlist stored as result.mp4: refused, and nothing fetched (a guard should a
+    future FFmpeg's defaults follow playlists: media.OPEN_OPTIONS)."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    playlist = (
+        "#EXTM3U\n#EXT-X-TARGETDURATION:1\n"
+        f"#EXTINF:1,\nhttp://127.0.0.1:{port}/internal.ts\n#EXT-X-ENDLIST\n"
+    ).encode()
+    path = tmp_path / "result-x.mp4"
+    path.write_bytes(playlist)
+    try:
+        with pytest.raises(media.NotAVideo):
+            media.inspect(str(path) if as_path else io.BytesIO(playlist))
+        with pytest.raises(TimeoutError):
+            listener.accept()  # nobody came
+    finally:
+        listener.close()

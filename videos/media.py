@@ -39,6 +39,22 @@ LOOP_FPS = 15
 LOOP_CRF = "30"
 
 
+# What FFmpeg may do with a file an upstream sent: demux MP4/MOV and Matroska/WebM only, and
+# open no other file or URL. Playlist demuxers (HLS, concat) follow the URLs a file names: a
+# playlist disguised as a video could make the worker fetch internal addresses. FFmpeg's own
+# defaults refused the ones we tried; this keeps every demuxer but the video containers out
+# whatever a future FFmpeg's defaults are. It also stops image demuxers passing a PNG off as
+# a one-frame video.
+OPEN_OPTIONS = {
+    "format_whitelist": "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm",
+    "protocol_whitelist": "file",
+}
+
+
+def _open(source: str | BinaryIO):
+    return av.open(source, mode="r", options=dict(OPEN_OPTIONS))
+
+
 class NotAVideo(Exception):
     """The file does not decode as a video (a fetch failure, retried like a broken download)."""
 
@@ -71,11 +87,9 @@ def inspect(source: str | BinaryIO) -> tuple[VideoFacts, Poster]:
     FFmpeg reads the container's index and the first second of frames, not the whole file.
     """
     try:
-        with av.open(source, mode="r") as container:
+        with _open(source) as container:
             if not container.streams.video:
                 raise NotAVideo("the video does not decode: the file holds no video stream")
-            if _is_still_image(container.format.name):
-                raise NotAVideo("the video does not decode: the file is an image")
             stream = container.streams.video[0]
             codec = stream.codec_context.name
             duration = _duration(container, stream)
@@ -90,15 +104,6 @@ def inspect(source: str | BinaryIO) -> tuple[VideoFacts, Poster]:
         raise NotAVideo("the video does not decode") from None
     facts = VideoFacts(duration_s=duration, width=width, height=height, codec=codec)
     return facts, _poster(image)
-
-
-def _is_still_image(format_name: str) -> bool:
-    # FFmpeg opens a PNG or JPEG as a one-frame "video" (its image demuxers); a browser's
-    # <video> plays none of them, so an upstream result that is one is broken.
-    names = set(format_name.split(","))
-    return bool(names & {"image2", "gif", "apng", "webp"}) or any(
-        n.endswith("_pipe") for n in names
-    )
 
 
 def _duration(container, stream) -> float | None:
@@ -172,11 +177,9 @@ def make_loop(source: str | BinaryIO) -> bytes:
 
 def _encode_loop(source: str | BinaryIO, target: str) -> None:
     try:
-        with av.open(source, mode="r") as src:
+        with _open(source) as src:
             if not src.streams.video:
                 raise NotAVideo("the clip does not decode: the file holds no video stream")
-            if _is_still_image(src.format.name):
-                raise NotAVideo("the clip does not decode: the file is an image")
             in_stream = src.streams.video[0]
             with av.open(target, mode="w", format="mp4", options={"movflags": "+faststart"}) as dst:
                 encoder = dst.add_stream("libx264", rate=LOOP_FPS)
@@ -216,7 +219,7 @@ def is_loop(source: str | BinaryIO) -> bool:
     """Whether a stored preview already is a loop as make_loop makes them (short, small,
     silent): a clip stored before loops were made is not."""
     try:
-        with av.open(source, mode="r") as container:
+        with _open(source) as container:
             if container.streams.audio or not container.streams.video:
                 return False
             duration = (container.duration or 0) / av.time_base
