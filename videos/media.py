@@ -95,7 +95,12 @@ def inspect(source: str | BinaryIO) -> tuple[VideoFacts, Poster]:
             duration = _duration(container, stream)
             frame = _poster_frame(container, stream, duration)
             width, height = frame.width, frame.height
-            image = frame.to_image()
+            # Scaled by FFmpeg straight from the decoded frame: a 4K frame never becomes a
+            # full-size RGB image in the worker's memory.
+            out_w, out_h = _poster_size(frame.width, frame.height)
+            image = frame.reformat(
+                width=out_w, height=out_h, format="rgb24", interpolation="AREA"
+            ).to_image()
     except NotAVideo:
         raise
     except (av.FFmpegError, ValueError, OSError, EOFError) as exc:
@@ -151,6 +156,12 @@ def poster_from_image(source: BinaryIO) -> Poster:
         raise
     except Exception:
         raise NotAnImage("the file is not a PNG, JPEG, WebP or GIF image") from None
+
+
+def _poster_size(width: int, height: int) -> tuple[int, int]:
+    if width <= POSTER_MAX_WIDTH:
+        return width, height
+    return POSTER_MAX_WIDTH, max(1, round(height * POSTER_MAX_WIDTH / width))
 
 
 def _poster(image: Image.Image) -> Poster:
