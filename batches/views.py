@@ -24,6 +24,7 @@ from batches.services.drafts import draft_delete, draft_items, draft_save
 from batches.services.files import column_names, csv_header
 from portal.errors import DomainError
 from portal.web import show_as_message
+from videos.posters import with_posters
 from videos.selectors import templates_active
 
 
@@ -159,7 +160,9 @@ def batch_sample_csv(request, template_pk: int):
 
 def _grid_context(batch: Batch) -> dict:
     summary = batch_summary(batch)
-    return {"batch": batch, "summary": summary, "items": list(current_items(batch))}
+    items = list(current_items(batch))
+    with_posters([item.job for item in items])  # the grid's thumbnails: one query
+    return {"batch": batch, "summary": summary, "items": items}
 
 
 @login_required

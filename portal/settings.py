@@ -351,6 +351,24 @@ S3_ENDPOINT_URL = env("S3_ENDPOINT_URL")
 # Lifetime of the signed links to stored files: long enough to start playing, short enough
 # that a leaked link is soon useless (each page view signs a new one).
 S3_URL_EXPIRE_SECONDS = env_int("S3_URL_EXPIRE_SECONDS", 300)
+# S3 parts are at least 5 MB (but the last); 8 MB is boto3's own default.
+S3_MULTIPART_CHUNK_BYTES = env_int("S3_MULTIPART_CHUNK_BYTES", 8 * 1024 * 1024)
+
+
+def _s3_transfer_config() -> Any:
+    from boto3.s3.transfer import TransferConfig
+
+    config = TransferConfig(
+        multipart_threshold=S3_MULTIPART_CHUNK_BYTES,
+        multipart_chunksize=S3_MULTIPART_CHUNK_BYTES,
+        max_concurrency=2,
+    )
+    # Parts of a stream that can't seek are buffered in memory: at most this many at once
+    # (two: one being read from the upstream while the other is sent).
+    config.max_in_memory_upload_chunks = 2
+    return config
+
+
 if S3_BUCKET:
     # Credentials come the AWS way (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, an instance
     # role, ...), never through settings. The bucket stays private: no ACL is set on objects
@@ -369,6 +387,10 @@ if S3_BUCKET:
             "querystring_auth": True,
             "querystring_expire": S3_URL_EXPIRE_SECONDS,
             "file_overwrite": False,
+            # A result streams in as it downloads (videos.downloads.store): multipart above
+            # one part, and at most a few parts in memory at once, so a worker's memory
+            # stays flat (< 64 MB more for a 200 MB video) however big the file.
+            "transfer_config": _s3_transfer_config(),
         },
     }
 

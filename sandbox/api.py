@@ -186,6 +186,13 @@ class SandboxApi:
             return 0.0
         return self.config.slow_file_seconds
 
+    def file_broken(self, name: str) -> bool:
+        """True when file ``name`` belongs to a task of a ``badvideo`` key: its bytes are the
+        sample's size but do not decode (the portal must not store it as a success)."""
+        kind, _, ident = name.partition("-")
+        task = self.store.get(ident) if kind == "video" else self.store.get_by_file(ident)
+        return task is not None and parse_directives(task.owner_key).badvideo
+
     def pause(self, seconds: float) -> None:
         """Sleep, cut short when the server stops."""
         self._stopping.wait(seconds)

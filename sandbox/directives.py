@@ -17,6 +17,7 @@ _FLAGS = (
     "slowcreate",
     "slowfile",
     "nochaos",
+    "badvideo",
 )
 
 
@@ -33,6 +34,7 @@ class Directives:
     slowcreate: bool = False
     slowfile: bool = False
     nochaos: bool = False
+    badvideo: bool = False
 
 
 def parse_directives(key: str) -> Directives:

@@ -31,6 +31,7 @@ answers 1004 "authentication failed". Dash-separated words after ``sk-`` switch 
 - ``slowcreate`` the create makes the task, then answers 3 s late (ambiguous creates).
 - ``slowfile``  downloads of this key's videos are spread over ``slow_file_seconds`` (3 s).
 - ``nochaos``   chaos mode (below) leaves this key's calls and pushes alone.
+- ``badvideo``  this key's result files do not decode (the sample's header, then noise).
 
 Callbacks: with ``callback_url`` the create first POSTs ``{"challenge": ...}`` there (3 s timeout)
 and answers 2013 "callback_url verification failed" unless the same challenge is echoed as JSON.
@@ -124,6 +125,14 @@ from .useapi.stream import AgentStream
 log = logging.getLogger("sandbox")
 
 SAMPLE_VIDEO = Path(__file__).resolve().parent / "assets" / "sample.mp4"
+
+
+def broken_video(video: bytes) -> bytes:
+    """The sample's first 64 bytes (an MP4 `ftyp` box and a box header), then bytes that are
+    no video: what a truncated or corrupted upload at the upstream looks like."""
+    return video[:64] + bytes((i * 37) % 251 for i in range(len(video) - 64))
+
+
 # Base64 images are up to 20 MB, about 27 MB once encoded; anything far beyond is refused unread.
 MAX_BODY_BYTES = 32 * 1024 * 1024
 _FILE_PATH = re.compile(r"/_sandbox/files/([A-Za-z0-9_-]{1,100})\.mp4")
@@ -330,7 +339,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json({"error": "link expired or signature invalid"}, HTTPStatus.FORBIDDEN)
             return
         api = self.server.sandbox.api
-        self._send_file(self.server.sandbox.video, "video/mp4", head, spread=api.file_delay(name))
+        video = self.server.sandbox.video
+        if api.file_broken(name):
+            video = broken_video(video)
+        self._send_file(video, "video/mp4", head, spread=api.file_delay(name))
 
     def _send_file(self, data: bytes, content_type: str, head: bool, spread: float = 0.0) -> None:
         """Serve ``data`` whole or as one requested byte range; ``spread`` > 0 trickles the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from urllib.parse import urlparse
 
 import requests
@@ -75,16 +76,8 @@ class FakeUpstream:
         return self.request("GET", url, **kwargs)
 
 
-MP4 = (
-    # ftyp + moov/mvhd (version 0, timescale 1000, duration 3000 = 3 s)
-    b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
-    + b"\x00\x00\x00\x74moov"
-    + b"\x00\x00\x00\x6cmvhd"
-    + b"\x00\x00\x00\x00"
-    + b"\x00\x00\x00\x00\x00\x00\x00\x00"
-    + (1000).to_bytes(4, "big")
-    + (3000).to_bytes(4, "big")
-    + b"\x00" * 80
-)
+# A real, decodable MP4 (the sandbox upstream's, 3 s, 320x240 H.264): the fetch checks
+# that a stored video decodes.
+MP4 = (Path(__file__).resolve().parent.parent / "sandbox" / "assets" / "sample.mp4").read_bytes()
 
 TIMEOUT = requests.Timeout

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 
+import av
 import pytest
 from django.core.management import CommandError, call_command
+from PIL import Image
 
 from tests.conftest import ART_FONTS, DIVING, RUN_FOR_LIFE
-from videos import services
+from videos import media, services
 from videos.models import VideoTemplate
 
 PET_PILOT = "500000000000000001"
@@ -63,11 +65,15 @@ def test_it_reads_the_listing_into_the_catalogue(sandbox, catalogue, useapi_key,
     mystery = templates[MYSTERY]
     assert (mystery.inputs_known, mystery.is_active) == (False, False)
     assert all(t.is_active for t in templates.values() if t.template_id != MYSTERY)
-    # Covers and clips are stored here, never hot-linked.
-    with diving.cover.open("rb") as fh:
-        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
-    with diving.preview.open("rb") as fh:
-        assert fh.read() == sandbox.video
+    # Covers and clips are stored here, never hot-linked: the cover as a WebP poster of a
+    # known size, the clip as a short muted loop.
+    with diving.cover.open("rb") as fh, Image.open(fh) as cover:
+        assert cover.format == "WEBP"
+        assert cover.size == (diving.cover_width, diving.cover_height)
+    with diving.preview.open("rb") as fh, av.open(fh) as loop:
+        assert [s.type for s in loop.streams] == ["video"]  # no sound
+        assert loop.duration / av.time_base <= media.LOOP_SECONDS
+        assert loop.streams.video[0].width <= media.LOOP_MAX_WIDTH
     assert set(diving.source_urls) == {"cover", "preview"}
 
 
@@ -160,17 +166,19 @@ def test_it_shows_synced_templates_with_their_stored_cover(
     diving = synced()[DIVING]
     page = owner_client.get(reverse("videos:gallery")).content.decode()
     assert "useapi.net (MiniMax proxy)" in page and "MiniMax (official API)" in page
+    poster = reverse("videos:template_poster", args=[diving.pk])
+    preview_url = reverse("videos:template_asset", args=[diving.pk, "preview"])
+    assert poster in page and preview_url in page
     cover = reverse("videos:template_asset", args=[diving.pk, "cover"])
-    assert cover in page
     response = owner_client.get(cover)
     if getattr(diving.cover.storage, "querystring_auth", False):
         # S3: a short-lived signed link to the private bucket, as for videos.
         assert response.status_code == 302 and "Signature" in response["Location"]
     else:
         assert response.status_code == 200
-        assert b"".join(response.streaming_content).startswith(b"\x89PNG")
-        preview = owner_client.get(reverse("videos:template_asset", args=[diving.pk, "preview"]))
-        assert b"".join(preview.streaming_content) == sandbox.video
+        assert b"".join(response.streaming_content)[8:12] == b"WEBP"
+        preview = owner_client.get(preview_url)
+        assert b"".join(preview.streaming_content)[4:8] == b"ftyp"
     missing = reverse("videos:template_asset", args=[diving.pk, "secrets"])
     assert owner_client.get(missing).status_code == 404
     hidden = synced()[MYSTERY]

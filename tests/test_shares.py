@@ -164,11 +164,21 @@ def test_it_offers_previews_to_chat_apps(client, shared, finished, settings):
     assert meta["og:title"] == "Diving"
     assert meta["og:video"] == f"https://portal.example{video_of(raw)}"
     assert meta["og:video:type"] == "video/mp4"
+    assert (meta["og:video:width"], meta["og:video:height"]) == ("320", "240")
+    # Every stored video has the frame cut from it as its poster: a large image card.
+    poster_url = "https://portal.example" + reverse("videos:share_poster", kwargs={"token": raw})
+    assert meta["og:image"] == poster_url and meta["twitter:card"] == "summary_large_image"
+    frame = finished.attachments.get(kind="frame")
+    served, content = fetch(client, reverse("videos:share_poster", kwargs={"token": raw}))
+    assert served.status_code in (200, 302) and content == frame.file.open("rb").read()
+    # A video kept without one (stored before frames were cut): the upstream's poster, or none.
+    frame.delete()
+    html = client.get(page_of(raw)).content.decode()
+    meta = dict(re.findall(r'<meta (?:property|name)="([^"]+)" content="([^"]*)"', html))
     assert "og:image" not in meta and meta["twitter:card"] == "summary"
     poster = add_poster(finished)
     html = client.get(page_of(raw)).content.decode()
     meta = dict(re.findall(r'<meta (?:property|name)="([^"]+)" content="([^"]*)"', html))
-    poster_url = "https://portal.example" + reverse("videos:share_poster", kwargs={"token": raw})
     assert meta["og:image"] == poster_url and meta["twitter:image"] == poster_url
     assert meta["twitter:card"] == "summary_large_image"
     served, content = fetch(client, reverse("videos:share_poster", kwargs={"token": raw}))

@@ -2,15 +2,18 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.admin import ProviderKeyAdmin
 from accounts.models import ProviderKey
 from billing import charts
+from videos import media
 from videos.models import Attachment, Job, JobEvent, VideoTemplate
 from videos.providers import PROVIDERS, provider_choices, provider_for
 from videos.selectors import jobs_per_key_per_day
+from videos.services import posters
 from videos.services.pool import capacity, holding_a_slot
 
 
@@ -44,6 +47,37 @@ class VideoTemplateForm(forms.ModelForm):
             "cover",
             "preview",
         ]
+        help_texts = {
+            "cover": "The gallery's poster: a PNG, JPEG, WebP or GIF, kept as a WebP at most "
+            "640 px wide. Without one, a team sees the poster of its own latest video of "
+            "this template, else a placeholder.",
+            "preview": "A short clip, played muted in a loop on the card: its first 4 "
+            "seconds are kept, at most 480 px wide, without sound.",
+        }
+
+    # An upload is turned into what the pages show here, so a file that does not decode is
+    # the field's error, not a broken card later.
+    def clean_cover(self):
+        upload = self.cleaned_data.get("cover")
+        if upload is False:  # cleared
+            self.instance.cover_width = self.instance.cover_height = None
+        if not upload or not isinstance(upload, UploadedFile):
+            return upload
+        try:
+            file, width, height = posters.cover_file(upload)
+        except media.NotAnImage as exc:
+            raise forms.ValidationError(f"Not usable as a poster: {exc.message}.") from None
+        self.instance.cover_width, self.instance.cover_height = width, height
+        return file
+
+    def clean_preview(self):
+        upload = self.cleaned_data.get("preview")
+        if not upload or not isinstance(upload, UploadedFile):
+            return upload
+        try:
+            return posters.preview_file(upload)
+        except media.NotAVideo as exc:
+            raise forms.ValidationError(f"Not usable as a preview: {exc.message}.") from None
 
 
 @admin.register(VideoTemplate)
@@ -64,7 +98,7 @@ class VideoTemplateAdmin(admin.ModelAdmin):
     list_editable = ["price_cents", "is_active", "position"]
     list_filter = ["provider", "region", "is_active", "inputs_known"]
     search_fields = ["name", "template_id"]
-    readonly_fields = ["synced_at"]
+    readonly_fields = ["synced_at", "cover_size"]
     fieldsets = [
         (None, {"fields": ["provider", "region", "template_id", "name", "description"]}),
         (
@@ -90,12 +124,19 @@ class VideoTemplateAdmin(admin.ModelAdmin):
                     "inputs_known",
                     "position",
                     "cover",
+                    "cover_size",
                     "preview",
                     "synced_at",
                 ],
             },
         ),
     ]
+
+    @admin.display(description="Cover size")
+    def cover_size(self, obj: VideoTemplate) -> str:
+        if obj.cover_width and obj.cover_height:
+            return f"{obj.cover_width} x {obj.cover_height} px"
+        return "-"
 
 
 class JobEventInline(admin.TabularInline):

@@ -33,7 +33,11 @@ class VideoTemplate(models.Model):
     is_active = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)
     # Stored copies of the listing's cover and preview clip (never hot-linked).
+    # The cover is kept as a WebP at most 640 px wide (videos.services.posters), its size
+    # known for the pages' width/height attributes; the preview as a short muted loop.
     cover = models.FileField(upload_to=_template_asset_path, max_length=300, blank=True)
+    cover_width = models.PositiveIntegerField(null=True, blank=True)
+    cover_height = models.PositiveIntegerField(null=True, blank=True)
     preview = models.FileField(upload_to=_template_asset_path, max_length=300, blank=True)
     # False when the upstream's listing did not say which inputs the template takes: it stays
     # hidden until staff set them in the admin.
@@ -190,6 +194,13 @@ class Job(models.Model):
                 name="job_team_queue_idx",
                 condition=Q(status="queued"),
             ),
+            # The gallery's fallback poster: a team's latest finished video of a template
+            # (videos.posters), one index probe per template whatever the team's size.
+            models.Index(
+                fields=["team", "template", "-finished_at"],
+                name="job_team_template_done_idx",
+                condition=Q(status="succeeded"),
+            ),
         ]
         constraints = [
             # Concurrent duplicates of one API request: the database lets exactly one in.
@@ -231,7 +242,8 @@ class Job(models.Model):
 class AttachmentKind(models.TextChoices):
     INPUT = "input", "Input image"
     RESULT = "result", "Result video"
-    POSTER = "poster", "Poster"
+    POSTER = "poster", "Poster"  # the upstream's (useapi's cover)
+    FRAME = "frame", "Poster frame"  # cut by us from the stored video, for every result
     IMAGE = "image", "Image made on the way"
 
 
@@ -253,6 +265,12 @@ class Attachment(models.Model):
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     duration_s = models.FloatField(null=True, blank=True)
+    codec = models.CharField(max_length=40, blank=True)  # a video's, as FFmpeg names it
+    # A result's poster frame: on the result row, so every page and API answer that has the
+    # result knows its poster without another query.
+    poster = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

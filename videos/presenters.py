@@ -52,6 +52,10 @@ def job_status_payload(job: Job, *, after: str | None = None) -> dict:
             "bytes": result.bytes,
             "content_type": result.content_type,
             "duration_s": result.duration_s,
+            "width": result.width,
+            "height": result.height,
+            # The frame cut from the video (its id is on the result row: no query).
+            "poster_url": reverse("videos:job_poster", args=[job.id]) if result.poster_id else "",
         }
         if result and result.file
         else None,

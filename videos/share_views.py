@@ -23,7 +23,8 @@ from accounts.audit import client_ip
 from portal.errors import DomainError
 from portal.web import show_as_message
 from videos import services
-from videos.models import Attachment, AttachmentKind, Job, JobStatus, Share
+from videos.models import Attachment, Job, JobStatus, Share
+from videos.posters import job_poster_attachment
 from videos.selectors import job_for_user
 from videos.services.shares import DAY
 from videos.serving import serve_file
@@ -120,7 +121,7 @@ def _live_share(token: str) -> Share:
 
 
 def _poster(job: Job) -> Attachment | None:
-    return job.attachments.filter(kind=AttachmentKind.POSTER).exclude(file="").first()
+    return job_poster_attachment(job)  # the frame cut from the video, else the upstream's
 
 
 @require_safe

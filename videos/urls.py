@@ -7,12 +7,15 @@ app_name = "videos"
 urlpatterns = [
     path("", views.gallery, name="gallery"),
     path("templates/<int:template_pk>/new/", views.job_new, name="job_new"),
+    # Before the asset route below, which would take "poster" for an asset's name.
+    path("templates/<int:template_pk>/poster/", views.template_poster, name="template_poster"),
     path("templates/<int:template_pk>/<slug:asset>/", views.template_asset, name="template_asset"),
     path("jobs/", views.job_list, name="job_list"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job_detail"),
     path("jobs/<uuid:job_id>/status/", views.job_status, name="job_status"),
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job_cancel"),
     path("jobs/<uuid:job_id>/video/", views.job_video, name="job_video"),
+    path("jobs/<uuid:job_id>/poster/", views.job_poster, name="job_poster"),
     path("jobs/<uuid:job_id>/files/<int:attachment_id>/", views.job_file, name="job_file"),
     path("jobs/<uuid:job_id>/shares/", share_views.job_share_create, name="job_share_create"),
     path(

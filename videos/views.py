@@ -13,7 +13,7 @@ from accounts.audit import client_ip
 from accounts.selectors import current_team, current_team_required, is_manager, keys_for_user
 from portal.errors import DomainError, FieldError
 from portal.web import show_as_message, show_on_form
-from videos import inputs, services
+from videos import inputs, posters, services
 from videos.forms import JobForm, KeyForm, KeyLimitsForm
 from videos.models import Attachment, AttachmentKind, KeyEvent
 from videos.presenters import job_status_payload
@@ -31,7 +31,8 @@ from videos.share_views import share_context
 
 @login_required
 def gallery(request):
-    return render(request, "videos/gallery.html", {"templates": templates_active()})
+    templates = posters.with_template_media(templates_active(), team=current_team(request))
+    return render(request, "videos/gallery.html", {"templates": templates})
 
 
 @login_required
@@ -75,6 +76,7 @@ def job_list(request):
         )
     except FieldError:  # a cursor we did not write (edited, truncated): the first page
         page = jobs_page(jobs, limit=settings.JOBS_PER_PAGE)
+    posters.with_posters(page.object_list)  # one query for the page
     return render(request, "videos/job_list.html", {"page": page})
 
 
@@ -129,6 +131,27 @@ def job_file(request, job_id, attachment_id: int):
         job.attachments.exclude(kind=AttachmentKind.RESULT).exclude(file=""), pk=attachment_id
     )
     return serve_file(attachment.file, attachment.content_type)
+
+
+@login_required
+def job_poster(request, job_id):
+    """The job's poster (the frame cut from its video), for the job's team only."""
+    job = job_for_user(user=request.user, job_id=job_id)
+    poster = posters.job_poster_attachment(job)
+    if poster is None:
+        raise Http404("no poster")
+    return serve_file(poster.file, poster.content_type)
+
+
+@login_required
+def template_poster(request, template_pk: int):
+    """A template's poster as the caller's team sees it: its cover, else the poster of the
+    team's own latest video of it (never another team's)."""
+    template = get_object_or_404(templates_active(), pk=template_pk)
+    found = posters.template_poster_file(template, team=current_team(request))
+    if found is None:
+        raise Http404("no poster")
+    return serve_file(*found)
 
 
 @login_required

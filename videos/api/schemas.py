@@ -111,6 +111,11 @@ class VideoFileOut(Schema):
     bytes: int
     content_type: str
     duration_s: float | None
+    width: int | None = Field(None, description="Pixels, as read from the stored file.")
+    height: int | None = None
+    poster_url: str | None = Field(
+        None, description="A WebP frame of the video (GET with the same token); null: none."
+    )
 
 
 class JobKeyOut(Schema):
@@ -222,6 +227,10 @@ def video_payload(job_id, result: Attachment, *, base_url: str = "") -> dict:
         "bytes": result.bytes,
         "content_type": result.content_type,
         "duration_s": result.duration_s,
+        "width": result.width,
+        "height": result.height,
+        # The poster frame's id is on the result row: no query.
+        "poster_url": base_url + file_path(job_id, result.poster_id) if result.poster_id else None,
     }
 
 
@@ -253,12 +262,18 @@ def event_payload(
     if "error" in data:
         payload["error"] = data["error"]
     if event.kind == "video":
-        payload["video"] = {
+        video: dict = {
             "url": video_url or base_url + download_path(event.job_id),
             "bytes": data.get("bytes"),
             "content_type": data.get("content_type"),
             "duration_s": data.get("duration_s"),
         }
+        if data.get("poster_id"):
+            poster_id = int(data["poster_id"])
+            video["poster_url"] = (
+                file_url(poster_id) if file_url else base_url + file_path(event.job_id, poster_id)
+            )
+        payload["video"] = video
     if event.kind == "image" and data.get("attachment_id"):
         attachment_id = int(data["attachment_id"])
         payload["image"] = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import BinaryIO, cast
 
 from django.db import transaction
 from django.db.models import Q
@@ -26,6 +27,7 @@ from videos.providers import PROVIDERS, provider_for
 from videos.providers.base import CatalogueEntry, Provider
 from videos.providers.errors import CredentialsRejected, UpstreamError
 from videos.services.keys import key_mark_invalid
+from videos.services.posters import template_cover_store, template_preview_store
 from videos.services.transitions import credentials_for
 
 logger = logging.getLogger("videos.services")
@@ -145,7 +147,8 @@ def _upsert(
 
 
 def _store_assets(upstream: Provider, template: VideoTemplate, entry: CatalogueEntry) -> None:
-    """Copy the cover and the clip into storage once per source URL (best effort)."""
+    """Copy the cover (as a WebP poster) and the clip (as a short muted loop) into storage,
+    once per source URL (best effort)."""
     for field, url, kind in (
         ("cover", entry.cover_url, "image/png"),
         ("preview", entry.preview_url, "video/mp4"),
@@ -158,17 +161,15 @@ def _store_assets(upstream: Provider, template: VideoTemplate, entry: CatalogueE
                 upstream.open_artifact(url), max_bytes=MAX_ASSET_BYTES, default_type=kind
             )
             try:
-                # A cover must be a raster image; a clip is stored as the MP4 it claims to be.
-                ext = "mp4"
+                # Decoded either way: a cover by Pillow, a clip by FFmpeg (videos.media).
                 if field == "cover":
-                    ext = downloads.raster_type(stored).split("/")[1].replace("jpeg", "jpg")
-                getattr(template, field).save(f"{field}.{ext}", stored.file, save=False)
+                    template_cover_store(template, cast(BinaryIO, stored.file))
+                else:
+                    template_preview_store(template, cast(BinaryIO, stored.file))
             finally:
                 stored.close()
         except Exception as exc:  # best effort: a template without a cover is still usable
             logger.info("template %s: %s not stored: %s", template.pk, field, exc)
             continue
         template.source_urls = {**template.source_urls, field: url}
-        VideoTemplate.objects.filter(pk=template.pk).update(
-            **{field: getattr(template, field).name, "source_urls": template.source_urls}
-        )
+        VideoTemplate.objects.filter(pk=template.pk).update(source_urls=template.source_urls)
