@@ -1,0 +1,31 @@
+"""The top bar's links: which section the current page belongs to (highlighted, aria-current)."""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+# URL namespace (and, for the videos app, the view name) -> the top-bar section it lies in.
+_VIDEOS = {"gallery": "templates", "job_new": "templates", "keys": "keys"}
+_NAMESPACES = {
+    "billing": "usage",
+    "accounts": "team",
+    "integrations": "integrations",
+    "dashboard": "dashboard",
+    "notifications": "notifications",
+}
+
+
+@register.simple_tag(takes_context=True)
+def nav_section(context) -> str:
+    """'templates', 'jobs', 'keys', ... or '' (a 500 page renders without a request)."""
+    request = context.get("request")
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return ""
+    if match.namespace == "videos":
+        if match.url_name in _VIDEOS:
+            return _VIDEOS[match.url_name]
+        return "jobs" if (match.url_name or "").startswith("job_") else ""
+    return _NAMESPACES.get(match.namespace, "")
