@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils.text import slugify
 
 from videos.api.schemas import event_payload, queue_payload
 from videos.models import Job
@@ -56,3 +57,22 @@ def job_status_payload(job: Job, *, after: str | None = None) -> dict:
         if result and result.file
         else None,
     }
+
+
+def job_timeline(events: list[dict]) -> dict:
+    """The job page's one timeline: status changes and progress, the upstream's pushes apart.
+
+    A push only says "look again"; what the look found is the progress entry, so listing
+    both showed every stage twice. The pushes stay available, folded away.
+    """
+    return {
+        "timeline": [e for e in events if e["kind"] != "callback"],
+        "pushes": [e for e in events if e["kind"] == "callback"],
+        "has_images": any("image" in e for e in events),
+    }
+
+
+def download_name(job: Job) -> str:
+    """diving-order-7.mp4: the template and the reference (or the job id) say what it is."""
+    label = slugify(job.reference)[:60] or str(job.id)[:8]
+    return f"{slugify(job.template.name) or 'video'}-{label}.mp4"

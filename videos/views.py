@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,7 +19,7 @@ from portal.web import show_as_message, show_on_form
 from videos import inputs, services
 from videos.forms import JobForm, KeyForm, KeyLimitsForm
 from videos.models import Attachment, AttachmentKind, KeyEvent
-from videos.presenters import job_status_payload
+from videos.presenters import download_name, job_status_payload, job_timeline
 from videos.selectors import (
     job_for_user,
     jobs_for_team,
@@ -34,12 +36,27 @@ def gallery(request):
     return render(request, "videos/gallery.html", {"templates": templates_active()})
 
 
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value or "")
+    except ValueError:
+        return None
+
+
 @login_required
 def job_new(request, template_pk: int):
     template = get_object_or_404(templates_active(), pk=template_pk)
     team = current_team_required(request)
+    # "Make another with these inputs": ?from=<job> on the page, kept in the form's POST.
+    source_id = _uuid_or_none(request.POST.get("from") or request.GET.get("from"))
+    source = job_for_user(user=request.user, job_id=source_id) if source_id else None
     form = JobForm(
-        request.POST or None, request.FILES or None, template=template, user=request.user, team=team
+        request.POST or None,
+        request.FILES or None,
+        template=template,
+        user=request.user,
+        team=team,
+        source=source,
     )
     if request.method == "POST" and form.is_valid():
         chosen = form.cleaned_data["key"]
@@ -59,7 +76,9 @@ def job_new(request, template_pk: int):
             show_on_form(form, exc, form.field_for)
         else:
             return redirect("videos:job_detail", job_id=job.id)
-    return render(request, "videos/job_new.html", {"template": template, "form": form})
+    return render(
+        request, "videos/job_new.html", {"template": template, "form": form, "source": source}
+    )
 
 
 @login_required
@@ -73,12 +92,14 @@ def job_list(request):
 @login_required
 def job_detail(request, job_id):
     job = job_for_user(user=request.user, job_id=job_id)
+    status = job_status_payload(job)
     return render(
         request,
         "videos/job_detail.html",
         {
             "job": job,
-            "status": job_status_payload(job),
+            "status": status,
+            **job_timeline(status["events"]),
             "inputs": job.attachments.filter(kind=AttachmentKind.INPUT),
             **share_context(request, job),
         },
@@ -110,6 +131,8 @@ def job_video(request, job_id):
     result = job.result
     if result is None or not result.file:
         raise Http404("no video yet")
+    if request.GET.get("download"):
+        return serve_file(result.file, result.content_type, filename=download_name(job))
     return serve_file(result.file, result.content_type)
 
 
