@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from django import forms
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Q, QuerySet
 
-from videos.models import Attachment, AttachmentKind, Job, VideoTemplate
+from videos.models import Attachment, AttachmentKind, Job, JobStatus, VideoTemplate
 from videos.providers import DEFAULT_PROVIDER, PROVIDERS, provider_choices, provider_for
 from videos.providers.base import ImageRules
 from videos.services.pool import keys_usable_by
@@ -183,3 +184,78 @@ class JobForm(forms.Form):
         if error_field.startswith("media_inputs["):
             return "media_" + error_field[len("media_inputs[") : -1]
         return {"key_id": "key", "reference": "reference"}.get(error_field)
+
+
+class JobFilterForm(forms.Form):
+    """The job list's filters: status ("running" = not finished yet), template, reference."""
+
+    RUNNING = "running"
+
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any status"), (RUNNING, "Running"), *JobStatus.choices],
+    )
+    template = forms.ModelChoiceField(
+        queryset=VideoTemplate.objects.none(), required=False, empty_label="Any template"
+    )
+    q = forms.CharField(required=False, max_length=200, label="Reference")
+
+    def __init__(self, *args, templates, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["template"].queryset = templates  # type: ignore[attr-defined]
+        self.fields["q"].widget.attrs.update(
+            {"placeholder": "Search by reference", "type": "search"}
+        )
+
+    def apply(self, jobs: QuerySet[Job]) -> QuerySet[Job]:
+        """The filtered jobs; an invalid filter (a stale template id) filters nothing."""
+        if not self.is_bound or not self.is_valid():
+            return jobs
+        data = self.cleaned_data
+        if data["status"] == self.RUNNING:
+            jobs = jobs.exclude(status__in=JobStatus.terminal())
+        elif data["status"]:
+            jobs = jobs.filter(status=data["status"])
+        if data["template"]:
+            jobs = jobs.filter(template=data["template"])
+        if data["q"].strip():
+            jobs = jobs.filter(reference__icontains=data["q"].strip())
+        return jobs
+
+    @property
+    def active(self) -> bool:
+        return self.is_bound and self.is_valid() and any(self.cleaned_data.values())
+
+
+class GalleryFilterForm(forms.Form):
+    """The gallery's search and filters (the page also filters live, static/js/gallery.js)."""
+
+    q = forms.CharField(required=False, max_length=100, label="Search templates")
+    provider = forms.ChoiceField(
+        required=False, choices=lambda: [("", "Any provider"), *provider_choices()]
+    )
+    kind = forms.ChoiceField(
+        required=False,
+        label="Input",
+        choices=[("", "Any input"), ("image", "Takes a photo"), ("text", "Text only")],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["q"].widget.attrs.update(
+            {"placeholder": "Name or description", "type": "search"}
+        )
+
+    def apply(self, templates: QuerySet[VideoTemplate]) -> QuerySet[VideoTemplate]:
+        if not self.is_bound or not self.is_valid():
+            return templates
+        data = self.cleaned_data
+        if q := data["q"].strip():
+            templates = templates.filter(Q(name__icontains=q) | Q(description__icontains=q))
+        if data["provider"]:
+            templates = templates.filter(provider=data["provider"])
+        if data["kind"] == "image":
+            templates = templates.filter(media_inputs__gt=0)
+        elif data["kind"] == "text":
+            templates = templates.filter(media_inputs=0, text_inputs__gt=0)
+        return templates

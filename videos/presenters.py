@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.urls import reverse
 from django.utils.text import slugify
 
@@ -76,3 +79,33 @@ def download_name(job: Job) -> str:
     """diving-order-7.mp4: the template and the reference (or the job id) say what it is."""
     label = slugify(job.reference)[:60] or str(job.id)[:8]
     return f"{slugify(job.template.name) or 'video'}-{label}.mp4"
+
+
+def sandbox_keys() -> list[dict] | None:
+    """Which keys work, when the upstreams are the local sandbox (a fresh clone's setup);
+    None against the real upstreams. The sandbox reads behaviours from the key's words."""
+    local = ("localhost", "127.0.0.1", "[::1]", "sandbox")
+    hosts = {
+        "minimax": urlsplit(settings.MINIMAX_BASE_URL).hostname or "",
+        "useapi": urlsplit(settings.USEAPI_BASE_URL).hostname or "",
+    }
+    found = []
+    if hosts["minimax"] in local:
+        found.append(
+            {
+                "provider": "MiniMax",
+                "works": "sk-demo (any key starting with sk-)",
+                "variants": "sk-demo-gen5 takes 5 s, sk-demo-fail ends failed, "
+                "sk-demo-invalid is rejected, sk-demo-err1008 is out of balance",
+            }
+        )
+    if hosts["useapi"] in local:
+        found.append(
+            {
+                "provider": "useapi.net",
+                "works": "user:1-demo (any user:<number>-<word>)",
+                "variants": "user:1-demo-gen5 takes 5 s, user:1-demo-fail ends failed, "
+                "user:1-demo-invalid is rejected",
+            }
+        )
+    return found or None

@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from accounts.models import ProviderKey
+from accounts.models import KeyStatus, ProviderKey
 from accounts.selectors import require_team_mfa
 from videos.models import Job, JobStatus, KeyEvent, KeyEventKind, VideoTemplate
 from videos.services.pool import AT_THE_UPSTREAM, capacity, keys_usable_by, loads, rate
@@ -36,6 +36,15 @@ def job_for_user(*, user, job_id) -> Job:
 
 
 # --- The key pool, as pages and the API show it --------------------------------------------
+
+
+def key_providers(*, user, team) -> set[str]:
+    """The providers the user has an active key of (own or shared with the team)."""
+    return set(
+        keys_visible_to(user=user, team=team)
+        .filter(status=KeyStatus.ACTIVE)
+        .values_list("provider", flat=True)
+    )
 
 
 def keys_visible_to(*, user, team) -> QuerySet[ProviderKey]:

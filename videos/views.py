@@ -17,13 +17,14 @@ from accounts.selectors import current_team, current_team_required, is_manager, 
 from portal.errors import DomainError
 from portal.web import show_as_message, show_on_form
 from videos import inputs, services
-from videos.forms import JobForm, KeyForm, KeyLimitsForm
+from videos.forms import GalleryFilterForm, JobFilterForm, JobForm, KeyForm, KeyLimitsForm
 from videos.models import Attachment, AttachmentKind, KeyEvent
-from videos.presenters import download_name, job_status_payload, job_timeline
+from videos.presenters import download_name, job_status_payload, job_timeline, sandbox_keys
 from videos.selectors import (
     job_for_user,
     jobs_for_team,
     key_loads,
+    key_providers,
     keys_visible_to,
     templates_active,
 )
@@ -33,7 +34,19 @@ from videos.share_views import share_context
 
 @login_required
 def gallery(request):
-    return render(request, "videos/gallery.html", {"templates": templates_active()})
+    filters = GalleryFilterForm(request.GET or None)
+    team = current_team(request)
+    keyed = key_providers(user=request.user, team=team) if team else set()
+    return render(
+        request,
+        "videos/gallery.html",
+        {
+            "templates": filters.apply(templates_active()).order_by("provider", "name"),
+            "filters": filters,
+            "keyed_providers": keyed,
+            "sandbox_keys": sandbox_keys(),
+        },
+    )
 
 
 def _uuid_or_none(value: str | None) -> uuid.UUID | None:
@@ -83,10 +96,21 @@ def job_new(request, template_pk: int):
 
 @login_required
 def job_list(request):
-    page = Paginator(jobs_for_team(team=current_team(request)), settings.JOBS_PER_PAGE).get_page(
-        request.GET.get("page")
+    filters = JobFilterForm(request.GET or None, templates=templates_active())
+    jobs = filters.apply(jobs_for_team(team=current_team(request)))
+    page = Paginator(jobs, settings.JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "videos/job_list.html",
+        {"page": page, "filters": filters, "filter_query": _without_page(request)},
     )
-    return render(request, "videos/job_list.html", {"page": page})
+
+
+def _without_page(request) -> str:
+    """The list's query string minus its page: the pager's links keep the filters."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
 
 
 @login_required
@@ -181,6 +205,7 @@ def _keys_context(request, form) -> dict:
         "can_manage": is_manager(team=team, user=request.user),
         "events": KeyEvent.objects.filter(key__in=keys).select_related("key")[:20],
         "now": timezone.now(),
+        "sandbox_keys": sandbox_keys(),
     }
 
 
