@@ -15,7 +15,7 @@ from videos.services.transitions import event
 def test_it_titles_the_page_with_the_template_and_the_reference(owner_client, make_job):
     job = make_job(reference="order-" + "x" * 190)
     body = owner_client.get(reverse("videos:job_detail", args=[job.id])).content.decode()
-    assert '<h1>Diving <span class="job-ref">· order-xxx' in body
+    assert '<h1>Diving <span class="job-ref" title="order-xxx' in body and "xxxx…</span>" in body
     assert "data-relative>" in body and " UTC</time>" in body
 
 

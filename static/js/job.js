@@ -91,7 +91,7 @@
     fig.appendChild(img);
     fig.appendChild(cap);
     $("images").appendChild(fig);
-    $("images-empty").hidden = true;
+    $("images-box").hidden = false;
   }
 
   function tick() {
