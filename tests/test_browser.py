@@ -23,7 +23,6 @@ from tests.apiclient import drive_to_success
 from tests.conftest import make_image
 from tests.support import qcluster
 from videos.models import Job, JobStatus
-from videos.services import key_store
 
 pytestmark = [
     pytest.mark.browser,
@@ -96,48 +95,10 @@ def video_duration(video) -> float:
     )
 
 
-def test_it_makes_a_video_from_the_gallery(
-    page, live_server, sandbox, settings, owner, diving, photo
+def test_it_signs_up_adds_a_key_and_makes_a_video_it_plays_and_downloads(
+    page, context, live_server, sandbox, settings, diving, photo, shots
 ):
     settings.PUBLIC_BASE_URL = live_server.url
-    key_store(user=owner, label="Sandbox", secret="sk-browser-gen2")
-    sign_in(page, live_server.url, "owner", "pw-owner-123")
-    expect(page.get_by_role("heading", name="Pick a template")).to_be_visible()
-
-    page.locator("article[data-template='392747428568649728']").get_by_role(
-        "link", name="Use Diving"
-    ).click()
-    page.get_by_label("A photo of a person").set_input_files(str(photo))
-    page.get_by_role("button", name="Make the video").click()
-    expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
-    status = page.locator("#status")
-    expect(status).to_have_attribute("data-status", "queued")
-
-    with qcluster():
-        # The page updates itself: no reload from here on.
-        expect(status).to_have_attribute("data-status", "processing", timeout=30_000)
-        expect(status).to_have_attribute("data-status", "succeeded", timeout=60_000)
-    expect(page.locator("#timeline")).to_contain_text("Video ready")
-    video = page.locator("#video")
-    expect(video).to_be_visible()
-    duration = video_duration(video)
-    assert duration == pytest.approx(3.0, abs=0.2)
-    # The bar is full and the pushes (if any) are folded away, not in the timeline.
-    expect(page.locator("#progress")).to_have_attribute("aria-valuenow", "100")
-    expect(page.locator("#timeline")).not_to_contain_text("pushed:")
-
-    with page.expect_download() as download:
-        page.get_by_role("link", name="Download").click()
-    assert download.value.suggested_filename.startswith("diving-")
-    assert Path(download.value.path()).stat().st_size == SAMPLE.stat().st_size
-
-    page.get_by_role("link", name="Jobs", exact=True).click()
-    row = page.locator("#jobs tbody tr").first
-    expect(row.locator(".poster")).to_be_visible()
-    expect(row.locator(".pill")).to_have_attribute("data-status", "succeeded")
-
-
-def test_it_signs_up_and_shows_a_clear_error_for_a_bad_photo(page, live_server, diving, tmp_path):
     page.goto(f"{live_server.url}/accounts/signup/")
     page.get_by_label("Username").fill("newcomer")
     page.get_by_label("Email").fill("new@example.com")
@@ -152,18 +113,60 @@ def test_it_signs_up_and_shows_a_clear_error_for_a_bad_photo(page, live_server, 
     page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("heading", name="API keys", exact=True)).to_be_visible()
 
-    page.get_by_label("Label").fill("Main")
-    page.get_by_label("API key").fill("sk-newcomer-secret-4242")
+    # Without a key the gallery says one is needed.
+    page.goto(f"{live_server.url}/")
+    expect(page.locator("#key-hint")).to_contain_text("You need an API key first")
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=shots / "gallery-new-user-phone.png")
+    page.set_viewport_size(LAPTOP)
+    page.locator("#key-hint").get_by_role("link", name="Add an API key").click()
+
+    # A sandbox key (its words: videos take 2 s).
+    page.get_by_label("Label").fill("Sandbox")
+    page.get_by_label("API key").fill("sk-newcomer-gen2-4242")
     page.get_by_role("button", name="Save key").click()
     expect(page.locator("#keys")).to_contain_text("••••4242")
-    expect(page.locator("body")).not_to_contain_text("sk-newcomer-secret-4242")
+    expect(page.locator("body")).not_to_contain_text("sk-newcomer-gen2-4242")
 
-    small = tmp_path / "small.png"
-    small.write_bytes(make_image(200, 150))
-    page.goto(f"{live_server.url}/templates/{diving.pk}/new/")
-    page.get_by_label("A photo of a person").set_input_files(str(small))
+    page.get_by_role("link", name="Templates").click()
+    expect(page.locator("#key-hint")).to_have_count(0)
+    page.locator("article[data-template='392747428568649728']").get_by_role(
+        "link", name="Use Diving"
+    ).click()
+    page.get_by_label("A photo of a person").set_input_files(str(photo))
+    expect(page.locator(".preview figcaption")).to_contain_text("720\u00d7960 px")
     page.get_by_role("button", name="Make the video").click()
-    expect(page.get_by_role("alert")).to_contain_text("shorter side is 150 px")
+    expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
+    status = page.locator("#status")
+    expect(status).to_have_attribute("data-status", "queued")
+    # The job list, open in a second tab, updates the running row in place too.
+    jobs = context.new_page()
+    jobs.goto(f"{live_server.url}/jobs/")
+    row = jobs.locator("#jobs tbody tr").first
+    expect(row.locator(".pill")).to_have_attribute("data-status", "queued")
+
+    with qcluster():
+        # The page updates itself: no reload from here on.
+        expect(status).to_have_attribute("data-status", "processing", timeout=30_000)
+        expect(status).to_have_attribute("data-status", "succeeded", timeout=60_000)
+        expect(row.locator(".pill")).to_have_attribute("data-status", "succeeded", timeout=15_000)
+    expect(page.locator("#timeline")).to_contain_text("Video ready")
+    video = page.locator("#video")
+    expect(video).to_be_visible()
+    assert video_duration(video) == pytest.approx(3.0, abs=0.2)
+    # The bar is full and the pushes (if any) are folded away, not in the timeline.
+    expect(page.locator("#progress")).to_have_attribute("aria-valuenow", "100")
+    expect(page.locator("#timeline")).not_to_contain_text("pushed:")
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download").click()
+    assert download.value.suggested_filename.startswith("diving-")
+    assert Path(download.value.path()).stat().st_size == SAMPLE.stat().st_size
+
+    page.get_by_role("link", name="Jobs", exact=True).click()
+    row = page.locator("#jobs tbody tr").first
+    expect(row.locator(".poster")).to_be_visible()
+    expect(row.locator(".pill")).to_have_attribute("data-status", "succeeded")
 
 
 def test_it_refuses_a_bad_image_next_to_its_field_and_keeps_the_inputs(
@@ -277,7 +280,10 @@ def test_it_fits_every_main_page_on_a_phone_and_passes_the_accessibility_check(
             if (width := page_width(page)) > size["width"]:
                 problems.append(f"{name} at {size['width']} px is {width} px wide")
             if size_name != "small-phone":
-                page.screenshot(path=shots / f"{name}-{size_name}.png", full_page=True)
+                # A phone shot is one screen (what a person sees first); a laptop's the page.
+                page.screenshot(
+                    path=shots / f"{name}-{size_name}.png", full_page=size_name == "laptop"
+                )
             if size_name == "laptop":
                 problems += [f"{name}: {v}" for v in serious_violations(page)]
     assert not problems, "\n".join(problems)

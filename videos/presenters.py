@@ -94,18 +94,27 @@ def sandbox_keys() -> list[dict] | None:
         found.append(
             {
                 "provider": "MiniMax",
-                "works": "sk-demo (any key starting with sk-)",
-                "variants": "sk-demo-gen5 takes 5 s, sk-demo-fail ends failed, "
-                "sk-demo-invalid is rejected, sk-demo-err1008 is out of balance",
+                "key": "sk-demo",
+                "rule": "any key starting with sk-",
+                "variants": [
+                    ("sk-demo-gen5", "takes 5 s"),
+                    ("sk-demo-fail", "ends failed"),
+                    ("sk-demo-invalid", "is rejected"),
+                    ("sk-demo-err1008", "is out of balance"),
+                ],
             }
         )
     if hosts["useapi"] in local:
         found.append(
             {
                 "provider": "useapi.net",
-                "works": "user:1-demo (any user:<number>-<word>)",
-                "variants": "user:1-demo-gen5 takes 5 s, user:1-demo-fail ends failed, "
-                "user:1-demo-invalid is rejected",
+                "key": "user:1-demo",
+                "rule": "any user:<number>-<word>",
+                "variants": [
+                    ("user:1-demo-gen5", "takes 5 s"),
+                    ("user:1-demo-fail", "ends failed"),
+                    ("user:1-demo-invalid", "is rejected"),
+                ],
             }
         )
     return found or None
