@@ -220,9 +220,10 @@ def test_it_shows_an_outsider_the_custom_404_for_a_job(page, live_server, make_j
     assert "Diving" not in page.locator("main").inner_text()
 
 
-def test_it_renders_the_dashboards_charts(page, live_server, make_job, shots):
-    make_job()
-    User.objects.create_user("boss", "boss@example.com", "pw-boss-123", is_staff=True)
+def test_it_renders_the_dashboards_charts(page, live_server, portal_world, team, shots):
+    team.name = "Northern Lights Creative Studio, Product Videos"
+    team.save(update_fields=["name"])
+    User.objects.create_superuser("boss", "boss@example.com", "pw-boss-123")
     sign_in(page, live_server.url, "boss", "pw-boss-123")
     page.set_viewport_size(LAPTOP)
     page.goto(f"{live_server.url}/admin/dashboard/")
@@ -231,7 +232,17 @@ def test_it_renders_the_dashboards_charts(page, live_server, make_job, shots):
     assert charts.count() >= 4
     box = charts.first.bounding_box()
     assert box is not None and box["width"] > 300 and box["height"] > 100
-    page.screenshot(path=shots / "dashboard-laptop.png")
+    # A long team name is shown whole, inside its chart.
+    label = page.locator("svg.chart text", has_text=team.name)
+    expect(label).to_be_visible()
+    chart = page.locator("svg.chart", has=page.locator("text", has_text=team.name)).bounding_box()
+    text = label.bounding_box()
+    assert chart and text and text["x"] >= chart["x"]
+    assert text["x"] + text["width"] <= chart["x"] + chart["width"]
+    # The dashboard's own stylesheet applies (a file: the CSP refuses <style> elements).
+    kpis = page.locator(".dash-kpis")
+    assert kpis.evaluate("e => getComputedStyle(e).display") == "grid"
+    page.screenshot(path=shots / "dashboard-laptop.png", full_page=True)
 
 
 @pytest.fixture
