@@ -20,8 +20,10 @@ from django.core.files.base import ContentFile
 from playwright.sync_api import expect
 
 from tests.apiclient import drive_to_success
-from tests.conftest import make_image
+from tests.conftest import DIVING, make_image
 from tests.support import qcluster
+from tests.test_e2e_useapi import create_job as create_useapi_job
+from tests.test_e2e_useapi import useapi_catalogue  # noqa: F401  (a fixture)
 from videos.models import Job, JobStatus
 
 pytestmark = [
@@ -319,3 +321,29 @@ def test_it_opens_the_menu_on_a_phone_and_plays_the_video(page, live_server, por
     page.reload()
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+
+
+def test_it_shows_the_images_the_upstream_makes_on_the_way(
+    page,
+    live_server,
+    sandbox,
+    settings,
+    owner,
+    team,
+    useapi_catalogue,  # noqa: F811
+):
+    """useapi's job shows images as it works (here the poster it reports): they appear on the
+    job page as they come, without a reload."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    diving = useapi_catalogue.get(template_id=DIVING)
+    job = create_useapi_job(owner, team, diving, "user:9-browser-gen1")
+    sign_in(page, live_server.url, "owner", "pw-owner-123")
+    page.goto(f"{live_server.url}/jobs/{job.id}/")
+    expect(page.locator("#images-box")).to_be_hidden()
+    with qcluster():
+        expect(page.locator("#status")).to_have_attribute(
+            "data-status", "succeeded", timeout=60_000
+        )
+        image = page.locator("#images figure img").first
+        expect(image).to_be_visible(timeout=30_000)
+    assert image.evaluate("img => img.complete && img.naturalWidth > 0")
