@@ -3,7 +3,7 @@
     SCREENSHOT_DIR=/tmp/shots pytest tests/test_browser.py
     python scripts/screenshots.py /tmp/shots
 
-Each PNG is cut to at most 1,800 px high and reduced to 256 colours (a few tens of KB).
+Each PNG is cut to at most 1,400 px high and reduced to 256 colours (a few tens of KB).
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ KEEP = [
     "jobs-phone",
     "menu-phone",
     "dashboard-laptop",
+    "404-phone",
 ]
-MAX_HEIGHT = 1800
+MAX_HEIGHT = 1400
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 

@@ -212,7 +212,9 @@ def test_it_refuses_a_bad_image_next_to_its_field_and_keeps_the_inputs(
     assert not Job.objects.exists()
 
 
-def test_it_shows_an_outsider_the_custom_404_for_a_job(page, live_server, make_job, outsider):
+def test_it_shows_an_outsider_the_custom_404_for_a_job(
+    page, live_server, make_job, outsider, shots
+):
     job = make_job()
     sign_in(page, live_server.url, "outsider", "pw-out-123")
     response = page.goto(f"{live_server.url}/jobs/{job.id}/")
@@ -220,6 +222,9 @@ def test_it_shows_an_outsider_the_custom_404_for_a_job(page, live_server, make_j
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     expect(page.get_by_role("link", name="Back to the templates")).to_be_visible()
     assert "Diving" not in page.locator("main").inner_text()
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=shots / "404-phone.png")
+    assert serious_violations(page) == []
 
 
 def test_it_renders_the_dashboards_charts(page, live_server, portal_world, team, shots):
