@@ -105,3 +105,17 @@ def test_it_refuses_too_long_text_with_the_fields_error_and_keeps_the_inputs(
     assert "this has 6000" in error
     assert 'value="keep-me"' in response.content.decode()
     assert not Job.objects.exists()
+
+
+def test_it_asks_for_the_image_again_when_the_earlier_one_is_gone(
+    owner_client, make_job, key, diving, enqueued
+):
+    earlier = make_job()
+    stored = earlier.attachments.get()
+    stored.file.storage.delete(stored.file.name)
+    response = owner_client.post(
+        reverse("videos:job_new", args=[diving.pk]), {"from": str(earlier.id)}
+    )
+    assert response.status_code == 200
+    assert "media_0" in response.context["form"].errors
+    assert Job.objects.count() == 1

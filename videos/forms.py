@@ -170,10 +170,14 @@ class JobForm(forms.Form):
             upload = self.cleaned_data[f"media_{i}"]
             if not upload and i in self.source_images:
                 stored = self.source_images[i]
-                with stored.file.open("rb") as f:
-                    upload = SimpleUploadedFile(
-                        stored.file.name.rsplit("/", 1)[-1], f.read(), stored.content_type
-                    )
+                try:
+                    with stored.file.open("rb") as f:
+                        upload = SimpleUploadedFile(
+                            stored.file.name.rsplit("/", 1)[-1], f.read(), stored.content_type
+                        )
+                except OSError:
+                    # Gone from storage: the service refuses the missing image on its field.
+                    upload = None
             files.append(upload)
         return files
 
