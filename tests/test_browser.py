@@ -275,6 +275,15 @@ def portal_world(make_job, upstream, owner, catalogue, django_capture_on_commit_
 def test_it_fits_every_main_page_on_a_phone_and_passes_the_accessibility_check(
     page, live_server, portal_world, diving, shots
 ):
+    problems: list[str] = []
+    # Signed out first: the sign-in and sign-up pages.
+    page.set_viewport_size(PHONE)
+    for name, path in (("login", "/accounts/login/"), ("signup", "/accounts/signup/")):
+        page.goto(live_server.url + path)
+        if (width := page_width(page)) > PHONE["width"]:
+            problems.append(f"{name} at 390 px is {width} px wide")
+        page.screenshot(path=shots / f"{name}-phone.png")
+        problems += [f"{name}: {v}" for v in serious_violations(page)]
     sign_in(page, live_server.url, "owner", "pw-owner-123")
     done, failed = portal_world["done"], portal_world["failed"]
     pages = {
@@ -289,7 +298,6 @@ def test_it_fits_every_main_page_on_a_phone_and_passes_the_accessibility_check(
         "integrations": "/integrations/",
         "notifications": "/notifications/",
     }
-    problems: list[str] = []
     for size_name, size in (("phone", PHONE), ("small-phone", SMALL_PHONE), ("laptop", LAPTOP)):
         page.set_viewport_size(size)
         for name, path in pages.items():
