@@ -9,6 +9,16 @@
 
   function fieldBox(input) { return input.closest(".field"); }
 
+  // Once the person changes a field, the server's earlier refusal of it no longer applies.
+  form.addEventListener("change", function (event) { dropServerError(event.target); });
+  form.addEventListener("input", function (event) { dropServerError(event.target); });
+  function dropServerError(input) {
+    var box = input && input.closest && fieldBox(input);
+    if (!box) { return; }
+    box.querySelectorAll(".error:not(.client)").forEach(function (p) { p.remove(); });
+    if (!box.querySelector(".error")) { box.classList.remove("has-error"); }
+  }
+
   // One client-side error per field, next to it (role=alert), like the server's.
   function setError(input, message) {
     var box = fieldBox(input);
