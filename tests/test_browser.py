@@ -360,3 +360,22 @@ def test_it_shows_the_images_the_upstream_makes_on_the_way(
         image = page.locator("#images figure img").first
         expect(image).to_be_visible(timeout=30_000)
     assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+
+
+def test_it_asks_before_deleting_a_key(page, live_server, owner, key):
+    sign_in(page, live_server.url, "owner", "pw-owner-123")
+    page.goto(f"{live_server.url}/accounts/keys/")
+    questions: list[str] = []
+
+    def answer(dialog, accept: bool) -> None:
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda d: answer(d, False))
+    page.locator("#keys").get_by_role("button", name="Delete").click()
+    expect(page.locator("#keys")).to_contain_text("Main")
+    assert questions == ["Delete the key “Main”? This cannot be undone."]
+    page.once("dialog", lambda d: answer(d, True))
+    page.locator("#keys").get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_contain_text("Key “Main” deleted.")
+    assert len(questions) == 2
