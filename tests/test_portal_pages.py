@@ -123,3 +123,17 @@ def test_it_names_the_sandbox_keys_only_against_the_local_sandbox(
     assert "Local sandbox" in body and "sk-demo" in body and "user:1-demo" not in body
     settings.MINIMAX_BASE_URL = "https://api.minimax.io"
     assert "Local sandbox" not in owner_client.get(reverse("videos:gallery")).content.decode()
+
+
+def test_it_labels_the_last_day_of_a_chart_and_never_two_labels_side_by_side():
+    import itertools
+    import re
+
+    from billing.charts import Series, stacked_bars
+
+    days = [f"Nov {d}" for d in range(1, 31)]
+    svg = str(stacked_bars(days, [Series("succeeded", [1] * 30)], title="Jobs per day"))
+    shown = re.findall(r'class="axis" text-anchor="middle">([^<]+)</text>', svg)
+    assert shown[0] == "Nov 1" and shown[-1] == "Nov 30"
+    positions = [days.index(label) for label in shown]
+    assert all(b - a >= 3 for a, b in itertools.pairwise(positions))
