@@ -8,6 +8,8 @@ from django.conf import settings
 
 class AccountsConfig(AppConfig):
     name = "accounts"
+    # allauth's app is "Accounts" in the admin too: ours holds the teams and their keys.
+    verbose_name = "Teams and keys"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -112,7 +112,9 @@ def stacked_bars(
                 f'fill="{colour(s.name, j)}"><title>{escape(label)}: {_fmt(value)} '
                 f"{escape(s.name)}</title></rect>"
             )
-        if i % every == 0:
+        # The last day always has its label (the reader's "today"); a regular label too
+        # close before it gives way so the two never overlap.
+        if i == n - 1 or (i % every == 0 and n - 1 - i >= every):
             out.append(
                 f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 16}" class="axis" '
                 f'text-anchor="middle">{escape(label)}</text>'
@@ -177,11 +179,12 @@ def hbars(
     bar_colour: str = "#4f46e5",
 ) -> SafeString:
     """Horizontal bars, one per (label, value) row, largest scale first as given."""
-    # Narrower than stacked_bars: these sit in half-width cards and must stay legible.
-    row_h, label_w, width = 24, 170, 500
+    # Narrower than stacked_bars: these sit in half-width cards and must stay legible. Each
+    # label has its own line above its bar, so a long team name is never clipped.
+    row_h, width = 38, 500
     height = max(1, len(rows)) * row_h + 8
     v_max = max([v for _, v in rows], default=0) or 1
-    plot_w = width - label_w - 70
+    plot_w = width - 80
     fill = COLOURS.get(colour_name, bar_colour)
     out = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
@@ -193,14 +196,13 @@ def hbars(
     for i, (label, value) in enumerate(rows):
         y = 4 + i * row_h
         w = plot_w * value / v_max
-        short = label if len(label) <= 24 else label[:23] + "…"
+        short = label if len(label) <= 70 else label[:69] + "…"
         out.append(
-            f'<text x="{label_w - 8}" y="{y + 16}" class="label" text-anchor="end">'
-            f"{escape(short)}</text>"
-            f'<rect x="{label_w}" y="{y + 3}" width="{max(w, 1):.1f}" height="{row_h - 8}" '
+            f'<text x="0" y="{y + 12}" class="label">{escape(short)}</text>'
+            f'<rect x="0" y="{y + 17}" width="{max(w, 1):.1f}" height="14" '
             f'fill="{fill}" rx="3"><title>{escape(label)}: {escape(value_format(value))}</title>'
             f"</rect>"
-            f'<text x="{label_w + w + 6:.1f}" y="{y + 16}" class="value">'
+            f'<text x="{w + 6:.1f}" y="{y + 29}" class="value">'
             f"{escape(value_format(value))}</text>"
         )
     out.append("</svg>")

@@ -201,6 +201,8 @@ class PeriodUsage(models.Model):
     granted_cents = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = "period usage"
+        verbose_name_plural = "period usage"
         constraints = [
             # The reserve's get-or-create of the month's row.
             models.UniqueConstraint(fields=["team", "period"], name="periodusage_team_period_uniq"),

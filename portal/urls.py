@@ -1,5 +1,7 @@
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from portal import health
@@ -10,12 +12,20 @@ from portal.api.v1 import api
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 # allauth's rate limits answer with this page (in the portal's frame) once they are passed.
 handler429 = "accounts.views.too_many_requests"
+# 400/403/404/500 are Django's own handlers with the portal's templates (templates/404.html...).
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says; the file is a static one."""
+    return redirect(static("favicon.ico"))
+
 
 urlpatterns = [
     # Answered by portal.health.HealthCheckMiddleware first; listed for reverse() and for a
     # stack without that middleware.
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("favicon.ico", favicon, name="favicon"),
     # The staff dashboard lives under /admin/ but must come before the admin's catch-all.
     path("admin/dashboard/", include("videos.dashboard_urls")),
     path("admin/", admin.site.urls),

@@ -84,7 +84,7 @@ def test_it_prints_the_statement(owner_client, month):
     assert "Credit: launch credit" in page
     # The Print button is wired by static/js/actions.js (no inline script under the CSP).
     assert '<button type="button" data-print>Print</button>' in page
-    assert '<script src="/static/js/actions.js"></script>' in page
+    assert '<script src="/static/js/actions.js" defer></script>' in page
 
 
 def test_it_shows_a_teammate_and_hides_from_an_outsider(client, month, teammate, outsider):

@@ -52,6 +52,17 @@ def test_it_redirects_the_owner_to_a_short_lived_signed_url(owner_client, video_
 
 
 @needs_s3
+def test_it_signs_a_download_link_that_names_the_file(owner_client, video_job):
+    url = reverse("videos:job_video", args=[video_job.id]) + "?download=1"
+    response = owner_client.get(url)
+    assert response.status_code == 302
+    fetched = requests.get(response["Location"], timeout=10)
+    assert fetched.status_code == 200 and fetched.content == MP4
+    name = f"diving-{str(video_job.id)[:8]}.mp4"
+    assert fetched.headers["Content-Disposition"] == f'attachment; filename="{name}"'
+
+
+@needs_s3
 def test_it_keeps_the_bucket_private(video_job):
     name = video_job.result.file.name
     unsigned = f"{django_settings.S3_ENDPOINT_URL}/{django_settings.S3_BUCKET}/{name}"

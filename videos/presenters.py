@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.urls import reverse
+from django.utils.text import slugify
 
 from videos.api.schemas import event_payload, queue_payload
 from videos.models import Job
@@ -60,3 +64,61 @@ def job_status_payload(job: Job, *, after: str | None = None) -> dict:
         if result and result.file
         else None,
     }
+
+
+def job_timeline(events: list[dict]) -> dict:
+    """The job page's one timeline: status changes and progress, the upstream's pushes apart.
+
+    A push only says "look again"; what the look found is the progress entry, so listing
+    both showed every stage twice. The pushes stay available, folded away.
+    """
+    return {
+        "timeline": [e for e in events if e["kind"] != "callback"],
+        "pushes": [e for e in events if e["kind"] == "callback"],
+        "has_images": any("image" in e for e in events),
+    }
+
+
+def download_name(job: Job) -> str:
+    """diving-order-7.mp4: the template and the reference (or the job id) say what it is."""
+    label = slugify(job.reference)[:60] or str(job.id)[:8]
+    return f"{slugify(job.template.name) or 'video'}-{label}.mp4"
+
+
+def sandbox_keys() -> list[dict] | None:
+    """Which keys work, when the upstreams are the local sandbox (a fresh clone's setup);
+    None against the real upstreams. The sandbox reads behaviours from the key's words."""
+    local = ("localhost", "127.0.0.1", "[::1]", "sandbox")
+    hosts = {
+        "minimax": urlsplit(settings.MINIMAX_BASE_URL).hostname or "",
+        "useapi": urlsplit(settings.USEAPI_BASE_URL).hostname or "",
+    }
+    found = []
+    if hosts["minimax"] in local:
+        found.append(
+            {
+                "provider": "MiniMax",
+                "key": "sk-demo",
+                "rule": "any key starting with sk-",
+                "variants": [
+                    ("sk-demo-gen5", "takes 5 s"),
+                    ("sk-demo-fail", "ends failed"),
+                    ("sk-demo-invalid", "is rejected"),
+                    ("sk-demo-err1008", "is out of balance"),
+                ],
+            }
+        )
+    if hosts["useapi"] in local:
+        found.append(
+            {
+                "provider": "useapi.net",
+                "key": "user:1-demo",
+                "rule": "any user:<number>-<word>",
+                "variants": [
+                    ("user:1-demo-gen5", "takes 5 s"),
+                    ("user:1-demo-fail", "ends failed"),
+                    ("user:1-demo-invalid", "is rejected"),
+                ],
+            }
+        )
+    return found or None

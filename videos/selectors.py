@@ -12,7 +12,7 @@ from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, Tuple
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from accounts.models import ProviderKey
+from accounts.models import KeyStatus, ProviderKey
 from accounts.selectors import require_team_mfa
 from portal.api.cursors import cursor_decode, cursor_encode
 from videos.models import Job, JobStatus, KeyEvent, KeyEventKind, VideoTemplate
@@ -97,6 +97,15 @@ def job_for_user(*, user, job_id) -> Job:
 
 
 # --- The key pool, as pages and the API show it --------------------------------------------
+
+
+def key_providers(*, user, team) -> set[str]:
+    """The providers the user has an active key of (own or shared with the team)."""
+    return set(
+        keys_visible_to(user=user, team=team)
+        .filter(status=KeyStatus.ACTIVE)
+        .values_list("provider", flat=True)
+    )
 
 
 def keys_visible_to(*, user, team) -> QuerySet[ProviderKey]:

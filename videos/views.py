@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,14 +16,15 @@ from accounts.selectors import current_team, current_team_required, is_manager, 
 from portal.errors import DomainError, FieldError
 from portal.web import show_as_message, show_on_form
 from videos import inputs, posters, services
-from videos.forms import JobForm, KeyForm, KeyLimitsForm
+from videos.forms import GalleryFilterForm, JobFilterForm, JobForm, KeyForm, KeyLimitsForm
 from videos.models import Attachment, AttachmentKind, KeyEvent
-from videos.presenters import job_status_payload
+from videos.presenters import download_name, job_status_payload, job_timeline, sandbox_keys
 from videos.selectors import (
     job_for_user,
     jobs_for_team,
     jobs_page,
     key_loads,
+    key_providers,
     keys_visible_to,
     templates_active,
 )
@@ -31,16 +34,44 @@ from videos.share_views import share_context
 
 @login_required
 def gallery(request):
-    templates = posters.with_template_media(templates_active(), team=current_team(request))
-    return render(request, "videos/gallery.html", {"templates": templates})
+    filters = GalleryFilterForm(request.GET or None)
+    team = current_team(request)
+    keyed = key_providers(user=request.user, team=team) if team else set()
+    return render(
+        request,
+        "videos/gallery.html",
+        {
+            "templates": posters.with_template_media(
+                filters.apply(templates_active()).order_by("provider", "name"), team=team
+            ),
+            "filters": filters,
+            "keyed_providers": keyed,
+            "sandbox_keys": sandbox_keys(),
+        },
+    )
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value or "")
+    except ValueError:
+        return None
 
 
 @login_required
 def job_new(request, template_pk: int):
     template = get_object_or_404(templates_active(), pk=template_pk)
     team = current_team_required(request)
+    # "Make another with these inputs": ?from=<job> on the page, kept in the form's POST.
+    source_id = _uuid_or_none(request.POST.get("from") or request.GET.get("from"))
+    source = job_for_user(user=request.user, job_id=source_id) if source_id else None
     form = JobForm(
-        request.POST or None, request.FILES or None, template=template, user=request.user, team=team
+        request.POST or None,
+        request.FILES or None,
+        template=template,
+        user=request.user,
+        team=team,
+        source=source,
     )
     if request.method == "POST" and form.is_valid():
         chosen = form.cleaned_data["key"]
@@ -60,14 +91,18 @@ def job_new(request, template_pk: int):
             show_on_form(form, exc, form.field_for)
         else:
             return redirect("videos:job_detail", job_id=job.id)
-    return render(request, "videos/job_new.html", {"template": template, "form": form})
+    return render(
+        request, "videos/job_new.html", {"template": template, "form": form, "source": source}
+    )
 
 
 @login_required
 def job_list(request):
-    jobs = jobs_for_team(team=current_team(request))
+    filters = JobFilterForm(request.GET or None, templates=templates_active())
+    jobs = filters.apply(jobs_for_team(team=current_team(request)))
     try:
         # Keyset pages (?after= older, ?before= newer): no COUNT, no OFFSET, at any depth.
+        # The pager's links keep the filters ({% querystring %}).
         page = jobs_page(
             jobs,
             limit=settings.JOBS_PER_PAGE,
@@ -77,18 +112,20 @@ def job_list(request):
     except FieldError:  # a cursor we did not write (edited, truncated): the first page
         page = jobs_page(jobs, limit=settings.JOBS_PER_PAGE)
     posters.with_posters(page.object_list)  # one query for the page
-    return render(request, "videos/job_list.html", {"page": page})
+    return render(request, "videos/job_list.html", {"page": page, "filters": filters})
 
 
 @login_required
 def job_detail(request, job_id):
     job = job_for_user(user=request.user, job_id=job_id)
+    status = job_status_payload(job)
     return render(
         request,
         "videos/job_detail.html",
         {
             "job": job,
-            "status": job_status_payload(job),
+            "status": status,
+            **job_timeline(status["events"]),
             "inputs": job.attachments.filter(kind=AttachmentKind.INPUT),
             **share_context(request, job),
         },
@@ -120,6 +157,8 @@ def job_video(request, job_id):
     result = job.result
     if result is None or not result.file:
         raise Http404("no video yet")
+    if request.GET.get("download"):
+        return serve_file(result.file, result.content_type, filename=download_name(job))
     return serve_file(result.file, result.content_type)
 
 
@@ -189,6 +228,7 @@ def _keys_context(request, form) -> dict:
         "can_manage": is_manager(team=team, user=request.user),
         "events": KeyEvent.objects.filter(key__in=keys).select_related("key")[:20],
         "now": timezone.now(),
+        "sandbox_keys": sandbox_keys(),
     }
 
 

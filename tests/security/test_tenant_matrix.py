@@ -196,6 +196,7 @@ POLICIES: dict[str, Policy] = {
     # Probes.
     "healthz": PUBLIC,
     "readyz": PUBLIC,
+    "favicon": PUBLIC,
     # django-allauth: signing in, up and out, resets and confirmations (a forged key here).
     "account_login": PUBLIC,
     "account_logout": PUBLIC,
