@@ -109,7 +109,7 @@ def test_it_keeps_the_poster_out_of_another_teams_api(finished, outsider_api):
 def card(page: str, template: VideoTemplate) -> str:
     match = re.search(
         rf'<article class="card tile" data-template="{template.template_id}" '
-        rf'data-provider="{template.provider}">(.*?)</article>',
+        rf'data-provider="{template.provider}"[^>]*>(.*?)</article>',
         page,
         re.S,
     )
