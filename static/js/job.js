@@ -57,6 +57,7 @@
       v.playsInline = true;
       v.preload = "metadata";
       v.src = s.video.url;
+      if (s.video.poster_url) { v.poster = s.video.poster_url; }
       var wait = $("poster-wait");
       if (wait) { wait.remove(); }
       $("player").appendChild(v);
