@@ -136,7 +136,8 @@ def test_it_signs_up_adds_a_key_and_makes_a_video_it_plays_and_downloads(
         "link", name="Use Diving"
     ).click()
     page.get_by_label("A photo of a person").set_input_files(str(photo))
-    expect(page.locator(".preview figcaption")).to_contain_text("720\u00d7960 px")
+    # Read and decoded in the browser: a loaded machine may take a few seconds.
+    expect(page.locator(".preview figcaption")).to_contain_text("720\u00d7960 px", timeout=15_000)
     page.get_by_role("button", name="Make the video").click()
     expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
     status = page.locator("#status")

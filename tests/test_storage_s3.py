@@ -14,9 +14,10 @@ from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.fakes import MP4
-from videos.models import Attachment, AttachmentKind
+from videos.models import Attachment, AttachmentKind, Job, JobStatus
 
 needs_s3 = pytest.mark.skipif(
     not django_settings.S3_BUCKET,
@@ -31,6 +32,9 @@ def video_job(make_job):
         job=job, kind=AttachmentKind.RESULT, content_type="video/mp4", bytes=len(MP4)
     )
     attachment.file.save("video.mp4", ContentFile(MP4), save=True)
+    # A result exists only for a finished job (Job.result does not look for a queued one).
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED, finished_at=timezone.now())
+    job.refresh_from_db()
     return job
 
 
