@@ -25,7 +25,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from accounts.models import Team
 from accounts.services import require_manager
@@ -48,6 +47,7 @@ from integrations.services import webhook_signing_keys
 from portal import netguard
 from videos.api.schemas import JobOut, job_payload
 from videos.models import Job, JobStatus
+from videos.queue import async_task
 
 logger = logging.getLogger(__name__)
 
