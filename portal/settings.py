@@ -150,11 +150,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django_q",
     # Serves the API docs' Swagger UI from our own static files, not a CDN (works offline).
     "ninja",
     "accounts",
     "videos",
+    # After videos: its `qcluster` command (the cluster plus the dispatcher) replaces django-q's.
+    "django_q",
     "billing",
     "integrations",
     "notifications",
@@ -427,7 +428,8 @@ USEAPI_CENTS_PER_CREDIT = float(env("USEAPI_CENTS_PER_CREDIT", "1"))
 
 # --- Job life cycle ---------------------------------------------------------------------
 JOB_SUBMIT_MAX_ATTEMPTS = env_int("JOB_SUBMIT_MAX_ATTEMPTS", 6)
-JOB_POLL_FIRST_SECONDS = env_int("JOB_POLL_FIRST_SECONDS", 10)
+# The first look comes this soon after the create (handed out on time by the dispatcher).
+JOB_POLL_FIRST_SECONDS = env_int("JOB_POLL_FIRST_SECONDS", 4)
 JOB_POLL_MAX_SECONDS = env_int("JOB_POLL_MAX_SECONDS", 300)
 # A job the upstream has not finished after this long is asked about only every
 # JOB_SLOW_POLL_SECONDS; it is never failed on our clock alone (the upstream may still bill).
@@ -448,6 +450,14 @@ JOB_AMBIGUOUS_GRACE_SECONDS = env_int("JOB_AMBIGUOUS_GRACE_SECONDS", 120)
 # Retry-After, for this long at most; those refusals do not use up JOB_SUBMIT_MAX_ATTEMPTS.
 JOB_RATE_LIMIT_MAX_WAIT_SECONDS = env_int("JOB_RATE_LIMIT_MAX_WAIT_SECONDS", 24 * 3600)
 JOBS_PER_PAGE = 20
+# The dispatcher (videos/services/dispatch.py), a loop in every worker cluster, hands out due
+# work on time; the once-a-minute sweep is the safety net. It looks again at least this often
+# (due times written by other processes are noticed within it), hands out this many per round,
+# and hands a job out again when the task it handed out has not claimed it after the lease.
+JOB_DISPATCH = env_bool("JOB_DISPATCH", True)
+JOB_DISPATCH_MAX_SLEEP_SECONDS = float(env("JOB_DISPATCH_MAX_SLEEP_SECONDS", "1.0"))
+JOB_DISPATCH_BATCH = env_int("JOB_DISPATCH_BATCH", 500)
+JOB_DISPATCH_LEASE_SECONDS = env_int("JOB_DISPATCH_LEASE_SECONDS", 60)
 
 # --- JSON API and outgoing webhooks (integrations/) --------------------------------------
 # Webhook callback URLs must resolve to public addresses; tests and local demos may allow

@@ -108,6 +108,8 @@ def job_create(
                 request_hash=request_hash,
                 cost_cents=template.price_cents,
                 next_attempt_at=now,
+                # Handed out just below (on commit): the dispatcher need not do it again.
+                dispatched_at=now,
             )
             # Raises QuotaExceededError, which rolls the job back: a refused submit leaves
             # no trace.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +28,11 @@ from videos.services.pool import pool_wake, pool_wake_for_key
 from videos.signals import job_status_changed
 
 logger = logging.getLogger("videos.services")
+
+# Work handed out by one host's clock is claimed by another's: a job this close to its due
+# time counts as due (hosts' clocks differ by milliseconds under NTP; a look a moment early
+# is harmless).
+DUE_SLACK = timedelta(seconds=1)
 
 
 def event(job_id, kind: str, message: str, *, status: str = "", **data: Any) -> JobEvent:
