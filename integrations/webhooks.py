@@ -44,7 +44,7 @@ from integrations.models import (
     WebhookEvent,
 )
 from integrations.services import webhook_signing_keys
-from portal import netguard
+from portal import instruments, netguard
 from videos.api.schemas import JobOut, job_payload
 from videos.models import Job, JobStatus
 from videos.queue import async_task
@@ -238,6 +238,7 @@ def delivery_attempt(*, delivery_id) -> WebhookAttempt | None:
         WebhookDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).update(
             status=DeliveryStatus.SKIPPED, finished_at=now, next_attempt_at=None
         )
+        instruments.WEBHOOK_DELIVERIES.labels("skipped").inc()
         return None
     claimed = WebhookDelivery.objects.filter(
         pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=delivery.attempts
@@ -315,11 +316,13 @@ def _record_outcome(delivery: WebhookDelivery, attempt: WebhookAttempt) -> None:
     fields = {"last_status_code": attempt.status_code, "last_error": attempt.error}
     host = urlsplit(delivery.url).hostname  # never the whole URL: its query may hold a token
     if attempt.ok:
+        instruments.WEBHOOK_DELIVERIES.labels("delivered").inc()
         pending.update(
             status=DeliveryStatus.SUCCEEDED, finished_at=now, next_attempt_at=None, **fields
         )
         logger.info("webhook %s to %s: delivered", delivery.webhook_id, host)
     elif attempt.number >= delivery.max_attempts:
+        instruments.WEBHOOK_DELIVERIES.labels("gave_up").inc()
         pending.update(
             status=DeliveryStatus.FAILED, finished_at=now, next_attempt_at=None, **fields
         )
@@ -327,6 +330,7 @@ def _record_outcome(delivery: WebhookDelivery, attempt: WebhookAttempt) -> None:
             "webhook %s to %s: gave up after %d attempts", delivery.webhook_id, host, attempt.number
         )
     else:
+        instruments.WEBHOOK_DELIVERIES.labels("retrying").inc()
         delay = RETRY_DELAYS[min(attempt.number, len(RETRY_DELAYS)) - 1]
         pending.update(next_attempt_at=now + delay, **fields)
         logger.info(

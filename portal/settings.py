@@ -550,6 +550,14 @@ if Q_CLUSTER["timeout"] >= JOB_SUBMITTING_STUCK_SECONDS:
     # Otherwise the reconciler would requeue a submit whose worker is still waiting on MiniMax.
     raise ImproperlyConfigured("JOB_SUBMITTING_STUCK_SECONDS must exceed the task timeout (120 s)")
 
+# --- Operations: /metrics and error reporting (docs/deploy.md, "Monitoring") -------------
+# The bearer token Prometheus sends to /metrics; unset, /metrics answers 404 (off).
+METRICS_TOKEN = env("METRICS_TOKEN", "")
+# A worker host's exporter: `manage.py worker` serves its host's instruments on this port
+# (0: off), bound to METRICS_BIND.
+METRICS_PORT = env_int("METRICS_PORT", 0)
+METRICS_BIND = env("METRICS_BIND", "127.0.0.1")
+
 # --- Security ---------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

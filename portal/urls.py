@@ -2,7 +2,7 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
-from portal import health
+from portal import health, metrics
 from portal.api.v1 import api
 
 # The admin signs in through the portal's sign-in (allauth: rate-limited, two-factor), not
@@ -16,6 +16,7 @@ urlpatterns = [
     # stack without that middleware.
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     # The staff dashboard lives under /admin/ but must come before the admin's catch-all.
     path("admin/dashboard/", include("videos.dashboard_urls")),
     path("admin/", admin.site.urls),

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts import vault
 from accounts.models import ProviderKey
 from billing.services import ledger_capture, ledger_release
+from portal import instruments
 from videos.models import EventKind, Job, JobEvent, JobStatus
 from videos.providers import provider_for
 from videos.providers.base import Credentials, Provider
@@ -102,6 +103,8 @@ def finish(
         team_id, provider, key_id = (
             Job.objects.filter(pk=job_id).values_list("team_id", "provider", "key_id").get()
         )
+        counter = instruments.JOBS_FINISHED.labels(provider, status)
+        transaction.on_commit(counter.inc)  # /metrics: only what really happened
         if key_id is not None:
             pool_wake_for_key(key_id=key_id)
         else:
