@@ -637,3 +637,15 @@ LOG_FORMAT = env("LOG_FORMAT", "plain" if DEBUG else "json")
 # One line per request (method, path with tokens redacted, status, duration, trace id).
 LOG_REQUESTS = env_bool("LOG_REQUESTS", not DEBUG)
 LOGGING = logging_config(json_lines=LOG_FORMAT == "json", level=env("LOG_LEVEL", "INFO"))
+
+# --- Error reporting (optional) ---------------------------------------------------------
+# SENTRY_DSN sends unhandled errors to Sentry, scrubbed (portal/sentry.py); unset: nothing.
+SENTRY_DSN = env("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from portal import sentry
+
+    sentry.init(
+        SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
+        release=env("SENTRY_RELEASE", ""),
+    )
