@@ -30,7 +30,7 @@ from videos.queue import enqueue
 
 logger = logging.getLogger("videos.dispatch")
 
-TASKS = {
+TASKS: dict[str, str] = {
     JobStatus.QUEUED: "videos.tasks.submit_job",
     JobStatus.PROCESSING: "videos.tasks.poll_job",
 }
