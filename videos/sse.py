@@ -1,11 +1,13 @@
 """A job's timeline as server-sent events, cheap enough to leave open by the thousand.
 
 The stream is an async generator (the API serves it under ASGI): between its looks at the
-database it only awaits a timer, so an idle stream holds no thread and no database
-connection. Each look runs in a worker thread and closes its connection again. It looks about
-once a second (SSE_POLL_SECONDS), pings idle clients so proxies keep the stream open, ends
-when the job is finished, and gives up after SSE_MAX_SECONDS anyway: the client reconnects
-with `Last-Event-ID` and misses nothing, because every event carries its JobEvent id.
+database it only awaits its wake-up from the process's hub (videos.sse_hub, which asks once
+per SSE_POLL_SECONDS which jobs have news, for all streams in one query), so an idle stream
+holds no thread, no database connection and costs no query. Each look runs in a worker
+thread and closes its connection again. It pings idle clients so proxies keep the stream
+open, ends when the job is finished, and gives up after SSE_MAX_SECONDS anyway: the client
+reconnects with `Last-Event-ID` and misses nothing, because every event carries its JobEvent
+id. Under WSGI (development, tests) each stream looks every SSE_POLL_SECONDS instead.
 """
 
 from __future__ import annotations
@@ -22,11 +24,10 @@ from django.db import connection
 
 from videos import sse_hub
 from videos.api.schemas import event_payload
-from videos.models import EventKind, Job, JobEvent, JobStatus
+from videos.models import Job, JobEvent, JobStatus
 from videos.services.streams import stream_close, stream_renew
 
-# Upstream pushes are hints for the worker, not news for the client (the re-query decides).
-HIDDEN_KINDS = [EventKind.CALLBACK]
+HIDDEN_KINDS = sse_hub.HIDDEN_KINDS
 BATCH = 100
 RETRY_MS = 3000
 RENEW_SECONDS = 20

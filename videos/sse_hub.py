@@ -29,6 +29,7 @@ from videos.services.streams import streams_renew
 
 logger = logging.getLogger("videos.sse")
 
+# Upstream pushes are hints for the worker, not news for the client (the re-query decides).
 HIDDEN_KINDS = [EventKind.CALLBACK]
 LOOKBACK_SECONDS = 10.0
 RENEW_SECONDS = 20.0
