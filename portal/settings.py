@@ -458,6 +458,9 @@ JOB_DISPATCH = env_bool("JOB_DISPATCH", True)
 JOB_DISPATCH_MAX_SLEEP_SECONDS = float(env("JOB_DISPATCH_MAX_SLEEP_SECONDS", "1.0"))
 JOB_DISPATCH_BATCH = env_int("JOB_DISPATCH_BATCH", 500)
 JOB_DISPATCH_LEASE_SECONDS = env_int("JOB_DISPATCH_LEASE_SECONDS", 60)
+# Worker processes keep their database connection this long (videos/.../qcluster.py);
+# DB_CONN_MAX_AGE, when set, applies to them too.
+WORKER_DB_CONN_MAX_AGE = env_int("WORKER_DB_CONN_MAX_AGE", 60)
 
 # --- JSON API and outgoing webhooks (integrations/) --------------------------------------
 # Webhook callback URLs must resolve to public addresses; tests and local demos may allow

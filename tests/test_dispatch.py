@@ -169,6 +169,27 @@ def test_it_starts_the_dispatcher_with_the_cluster(monkeypatch, settings):
 
     monkeypatch.setattr("videos.management.commands.qcluster.Cluster", FakeCluster)
     monkeypatch.setattr("videos.management.commands.qcluster.run_dispatcher", fake_run)
+    monkeypatch.setattr(
+        "videos.management.commands.qcluster._keep_connections", lambda: order.append("db")
+    )
     call_command("qcluster")
     assert started.wait(5)
-    assert order == ["cluster", "dispatcher"]  # after the cluster's forks
+    assert order == ["db", "cluster", "dispatcher"]  # the dispatcher after the cluster's forks
+
+
+def test_it_lets_workers_keep_their_database_connection(settings, monkeypatch):
+    from videos.management.commands import qcluster
+
+    monkeypatch.delenv("DB_CONN_MAX_AGE", raising=False)
+    databases = {
+        "default": {"ENGINE": "django.db.backends.postgresql", "CONN_MAX_AGE": 0},
+        "local": {"ENGINE": "django.db.backends.sqlite3", "CONN_MAX_AGE": 0},
+    }
+    monkeypatch.setattr(settings._wrapped, "DATABASES", databases)
+    qcluster._keep_connections()
+    assert databases["default"]["CONN_MAX_AGE"] == settings.WORKER_DB_CONN_MAX_AGE
+    assert databases["local"]["CONN_MAX_AGE"] == 0  # SQLite: one writer, always closed
+    monkeypatch.setenv("DB_CONN_MAX_AGE", "0")
+    databases["default"]["CONN_MAX_AGE"] = 0
+    qcluster._keep_connections()
+    assert databases["default"]["CONN_MAX_AGE"] == 0  # the operator's choice wins
