@@ -24,12 +24,12 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from accounts.models import Role
 from accounts.services import require_manager
 from integrations.errors import EndpointNotDisabledError
 from integrations.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from videos.queue import async_task
 
 logger = logging.getLogger(__name__)
 

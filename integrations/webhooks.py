@@ -25,7 +25,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from accounts.models import Team
 from accounts.services import require_manager
@@ -48,9 +47,10 @@ from integrations.models import (
     WebhookEvent,
 )
 from integrations.services import webhook_signing_keys
-from portal import netguard
+from portal import instruments, netguard
 from videos.api.schemas import JobOut, job_payload
 from videos.models import Job, JobStatus
+from videos.queue import async_task
 
 logger = logging.getLogger(__name__)
 
@@ -265,6 +265,7 @@ def delivery_attempt(*, delivery_id) -> WebhookAttempt | None:
         WebhookDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).update(
             status=DeliveryStatus.SKIPPED, finished_at=now, next_attempt_at=None
         )
+        instruments.WEBHOOK_DELIVERIES.labels("skipped").inc()
         return None
     claimed = WebhookDelivery.objects.filter(
         pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=delivery.attempts
@@ -342,11 +343,13 @@ def _record_outcome(delivery: WebhookDelivery, attempt: WebhookAttempt) -> None:
     fields = {"last_status_code": attempt.status_code, "last_error": attempt.error}
     host = urlsplit(delivery.url).hostname  # never the whole URL: its query may hold a token
     if attempt.ok:
+        instruments.WEBHOOK_DELIVERIES.labels("delivered").inc()
         pending.update(
             status=DeliveryStatus.SUCCEEDED, finished_at=now, next_attempt_at=None, **fields
         )
         logger.info("webhook %s to %s: delivered", delivery.webhook_id, host)
     elif attempt.number >= delivery.max_attempts:
+        instruments.WEBHOOK_DELIVERIES.labels("gave_up").inc()
         pending.update(
             status=DeliveryStatus.FAILED, finished_at=now, next_attempt_at=None, **fields
         )
@@ -354,6 +357,7 @@ def _record_outcome(delivery: WebhookDelivery, attempt: WebhookAttempt) -> None:
             "webhook %s to %s: gave up after %d attempts", delivery.webhook_id, host, attempt.number
         )
     else:
+        instruments.WEBHOOK_DELIVERIES.labels("retrying").inc()
         delay = RETRY_DELAYS[min(attempt.number, len(RETRY_DELAYS)) - 1]
         pending.update(next_attempt_at=now + delay, **fields)
         logger.info(

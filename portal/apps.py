@@ -1,4 +1,5 @@
-"""The project package as an app: only to connect the log context to django-q2's signals;
+"""The project package as an app: only to connect the log context and the task metrics to
+django-q2's signals;
 and the admin's app config, with the portal's admin site (portal/admin_site.py)."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ class PortalConfig(AppConfig):
     def ready(self) -> None:
         from django_q.signals import post_execute_in_worker, pre_enqueue, pre_execute
 
+        from portal import instruments
         from portal import logging as portal_logging
 
         # dispatch_uid: ready() may run twice (tests, autoreload); connect once.
@@ -25,4 +27,9 @@ class PortalConfig(AppConfig):
         pre_execute.connect(portal_logging.task_pre_execute, dispatch_uid="portal.log.execute")
         post_execute_in_worker.connect(
             portal_logging.task_post_execute, dispatch_uid="portal.log.executed"
+        )
+        # /metrics: task run times and queue waits (portal/instruments.py).
+        pre_execute.connect(instruments.task_pre_execute, dispatch_uid="portal.metrics.execute")
+        post_execute_in_worker.connect(
+            instruments.task_post_execute, dispatch_uid="portal.metrics.executed"
         )

@@ -105,7 +105,14 @@ def readyz(request: HttpRequest) -> HttpResponse:
     return _no_store(JsonResponse(body, status=503 if failed else 200))
 
 
-PROBES = {"/healthz": healthz, "/readyz": readyz}
+def _metrics(request: HttpRequest) -> HttpResponse:
+    from portal.metrics import metrics  # the site's models: loaded at the first scrape
+
+    return metrics(request)
+
+
+# /metrics too: Prometheus scrapes each instance by its address (portal/metrics.py).
+PROBES = {"/healthz": healthz, "/readyz": readyz, "/metrics": _metrics}
 
 
 class HealthCheckMiddleware:

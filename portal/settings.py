@@ -150,11 +150,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django_q",
     # Serves the API docs' Swagger UI from our own static files, not a CDN (works offline).
     "ninja",
     "accounts",
     "videos",
+    # After videos: its `qcluster` command (the cluster plus the dispatcher) replaces django-q's.
+    "django_q",
     "billing",
     "batches",
     "integrations",
@@ -450,7 +451,8 @@ USEAPI_CENTS_PER_CREDIT = float(env("USEAPI_CENTS_PER_CREDIT", "1"))
 
 # --- Job life cycle ---------------------------------------------------------------------
 JOB_SUBMIT_MAX_ATTEMPTS = env_int("JOB_SUBMIT_MAX_ATTEMPTS", 6)
-JOB_POLL_FIRST_SECONDS = env_int("JOB_POLL_FIRST_SECONDS", 10)
+# The first look comes this soon after the create (handed out on time by the dispatcher).
+JOB_POLL_FIRST_SECONDS = env_int("JOB_POLL_FIRST_SECONDS", 4)
 JOB_POLL_MAX_SECONDS = env_int("JOB_POLL_MAX_SECONDS", 300)
 # A job the upstream has not finished after this long is asked about only every
 # JOB_SLOW_POLL_SECONDS; it is never failed on our clock alone (the upstream may still bill).
@@ -471,6 +473,17 @@ JOB_AMBIGUOUS_GRACE_SECONDS = env_int("JOB_AMBIGUOUS_GRACE_SECONDS", 120)
 # Retry-After, for this long at most; those refusals do not use up JOB_SUBMIT_MAX_ATTEMPTS.
 JOB_RATE_LIMIT_MAX_WAIT_SECONDS = env_int("JOB_RATE_LIMIT_MAX_WAIT_SECONDS", 24 * 3600)
 JOBS_PER_PAGE = 20
+# The dispatcher (videos/services/dispatch.py), a loop in every worker cluster, hands out due
+# work on time; the once-a-minute sweep is the safety net. It looks again at least this often
+# (due times written by other processes are noticed within it), hands out this many per round,
+# and hands a job out again when the task it handed out has not claimed it after the lease.
+JOB_DISPATCH = env_bool("JOB_DISPATCH", True)
+JOB_DISPATCH_MAX_SLEEP_SECONDS = float(env("JOB_DISPATCH_MAX_SLEEP_SECONDS", "1.0"))
+JOB_DISPATCH_BATCH = env_int("JOB_DISPATCH_BATCH", 500)
+JOB_DISPATCH_LEASE_SECONDS = env_int("JOB_DISPATCH_LEASE_SECONDS", 60)
+# Worker processes keep their database connection this long (videos/.../qcluster.py);
+# DB_CONN_MAX_AGE, when set, applies to them too.
+WORKER_DB_CONN_MAX_AGE = env_int("WORKER_DB_CONN_MAX_AGE", 60)
 
 # --- JSON API and outgoing webhooks (integrations/) --------------------------------------
 # Webhook callback URLs must resolve to public addresses; tests and local demos may allow
@@ -565,6 +578,14 @@ if Q_CLUSTER["timeout"] >= JOB_SUBMITTING_STUCK_SECONDS:
     # Otherwise the reconciler would requeue a submit whose worker is still waiting on MiniMax.
     raise ImproperlyConfigured("JOB_SUBMITTING_STUCK_SECONDS must exceed the task timeout (120 s)")
 
+# --- Operations: /metrics and error reporting (docs/deploy.md, "Monitoring") -------------
+# The bearer token Prometheus sends to /metrics; unset, /metrics answers 404 (off).
+METRICS_TOKEN = env("METRICS_TOKEN", "")
+# A worker host's exporter: `manage.py worker` serves its host's instruments on this port
+# (0: off), bound to METRICS_BIND.
+METRICS_PORT = env_int("METRICS_PORT", 0)
+METRICS_BIND = env("METRICS_BIND", "127.0.0.1")
+
 # --- Security ---------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
@@ -644,3 +665,15 @@ LOG_FORMAT = env("LOG_FORMAT", "plain" if DEBUG else "json")
 # One line per request (method, path with tokens redacted, status, duration, trace id).
 LOG_REQUESTS = env_bool("LOG_REQUESTS", not DEBUG)
 LOGGING = logging_config(json_lines=LOG_FORMAT == "json", level=env("LOG_LEVEL", "INFO"))
+
+# --- Error reporting (optional) ---------------------------------------------------------
+# SENTRY_DSN sends unhandled errors to Sentry, scrubbed (portal/sentry.py); unset: nothing.
+SENTRY_DSN = env("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from portal import sentry
+
+    sentry.init(
+        SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
+        release=env("SENTRY_RELEASE", ""),
+    )

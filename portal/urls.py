@@ -4,7 +4,7 @@ from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path
 
-from portal import health
+from portal import health, metrics
 from portal.api.v1 import api
 
 # The admin signs in through the portal's sign-in (allauth: rate-limited, two-factor), not
@@ -26,6 +26,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("favicon.ico", favicon, name="favicon"),
+    path("metrics", metrics.metrics, name="metrics"),
     # The staff dashboard lives under /admin/ but must come before the admin's catch-all.
     path("admin/dashboard/", include("videos.dashboard_urls")),
     path("admin/", admin.site.urls),

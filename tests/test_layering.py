@@ -36,7 +36,13 @@ ALLOWED = {
     "sandbox": set(),
 }
 # The top of the stack: they assemble the apps (URLs, the API, token checks, health).
-PORTAL_TOP = {"portal.urls", "portal.api.v1", "portal.api.auth", "portal.health"}
+PORTAL_TOP = {
+    "portal.urls",
+    "portal.api.v1",
+    "portal.api.auth",
+    "portal.health",
+    "portal.metrics",
+}
 
 
 def _modules() -> dict[str, Path]:

@@ -550,3 +550,26 @@ def test_it_re_encrypts_signing_secrets_under_a_new_vault_key(team, settings):
     assert services.webhook_secrets_vault_rotate_all() == 1
     settings.VAULT_KEYS = [new_key]  # the old key is gone: the secret still opens
     assert _secret(team) == secret
+
+
+def test_it_counts_webhook_attempts_by_outcome(
+    make_job,
+    receiver,
+    sent,
+    clock,
+    django_capture_on_commit_callbacks,
+):
+    from prometheus_client import REGISTRY
+
+    def sample(outcome: str) -> float:
+        return REGISTRY.get_sample_value("vap_webhook_attempts_total", {"outcome": outcome}) or 0
+
+    retrying = sample("retrying")
+    delivered = sample("delivered")
+    receiver.answers = [(503, {}), (204, {})]
+    delivery = _failed_delivery(make_job, receiver, sent, django_capture_on_commit_callbacks)
+    webhooks.delivery_attempt(delivery_id=delivery.id)
+    clock.advance(timedelta(seconds=5))
+    webhooks.delivery_attempt(delivery_id=delivery.id)
+    assert sample("retrying") == retrying + 1
+    assert sample("delivered") == delivered + 1

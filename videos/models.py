@@ -132,6 +132,9 @@ class Job(models.Model):
     poll_count = models.PositiveIntegerField(default=0)
     # When the worker should next act: submit a queued job, re-query a processing one.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When the dispatcher (videos.services.dispatch) last handed the job out: it hands out a
+    # due job once per `next_attempt_at`, again only if that task seems lost.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     # A running fetch holds this lease so a second one does not download the same video.
     fetching_until = models.DateTimeField(null=True, blank=True)
     # When a push last made the job be asked at once: pushes coalesce into at most one such

@@ -2,10 +2,44 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 from django.db import transaction
-from django_q.tasks import async_task
+from django_q.brokers import Broker, get_broker
+from django_q.conf import Conf
+from django_q.tasks import async_task as q_async_task
+
+_lock = threading.Lock()
+_broker: Broker | None = None
+_broker_for: tuple = ()
+
+
+def shared_broker() -> Broker:
+    """This process's one broker (and so one Redis connection pool).
+
+    django-q's `async_task` builds a broker per call, and with it a new Redis client and
+    connection: 11 % of a create and half of a callback push. redis-py's pool is thread-safe;
+    a forked child (gunicorn workers, qcluster processes) must not share its parent's sockets,
+    so the broker is made again when the process id changes.
+    """
+    global _broker, _broker_for
+    # What the broker was made for: this process, and the broker settings (tests switch them).
+    made_for = (os.getpid(), Conf.CLUSTER_NAME, str(Conf.REDIS), Conf.ORM)
+    broker = _broker
+    if broker is not None and _broker_for == made_for:
+        return broker
+    with _lock:
+        if _broker is None or _broker_for != made_for:
+            _broker, _broker_for = get_broker(), made_for
+        return _broker
+
+
+def async_task(func: str, *args: Any, **kwargs: Any) -> str:
+    """django-q's async_task on the shared broker; the one place tasks reach the broker."""
+    kwargs.setdefault("broker", shared_broker())
+    return q_async_task(func, *args, **kwargs)
 
 
 def enqueue(func: str, subject: Any, **kwargs: Any) -> None:

@@ -96,6 +96,24 @@ def job_for_user(*, user, job_id) -> Job:
     return job
 
 
+# What videos.services.follow.job_record_callback reads of the job a push is about.
+CALLBACK_FIELDS = ("id", "provider", "status", "upstream_task_id", "upstream_data")
+
+
+def _callback_jobs(provider: str, token: str) -> QuerySet[Job]:
+    return Job.objects.filter(callback_token=token, provider=provider).order_by()
+
+
+def callback_known(*, provider: str, token: str) -> bool:
+    """Whether a callback URL (its unguessable token) is one of ours: all a challenge needs."""
+    return _callback_jobs(provider, token).exists()
+
+
+def job_for_callback(*, provider: str, token: str) -> Job | None:
+    """The job behind a callback URL, with only what a push needs; None when unknown."""
+    return _callback_jobs(provider, token).only(*CALLBACK_FIELDS).first()
+
+
 # --- The key pool, as pages and the API show it --------------------------------------------
 
 

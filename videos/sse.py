@@ -1,16 +1,17 @@
 """A job's timeline as server-sent events, cheap enough to leave open by the thousand.
 
 The stream is an async generator (the API serves it under ASGI): between its looks at the
-database it only awaits a timer, so an idle stream holds no thread and no database
-connection. Each look runs in a worker thread and closes its connection again. It looks about
-once a second (SSE_POLL_SECONDS), pings idle clients so proxies keep the stream open, ends
-when the job is finished, and gives up after SSE_MAX_SECONDS anyway: the client reconnects
-with `Last-Event-ID` and misses nothing, because every event carries its JobEvent id.
+database it only awaits its wake-up from the process's hub (videos.sse_hub, which asks once
+per SSE_POLL_SECONDS which jobs have news, for all streams in one query), so an idle stream
+holds no thread, no database connection and costs no query. Each look runs in a worker
+thread and closes its connection again. It pings idle clients so proxies keep the stream
+open, ends when the job is finished, and gives up after SSE_MAX_SECONDS anyway: the client
+reconnects with `Last-Event-ID` and misses nothing, because every event carries its JobEvent
+id. Under WSGI (development, tests) each stream looks every SSE_POLL_SECONDS instead.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -21,12 +22,12 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
+from videos import sse_hub
 from videos.api.schemas import event_payload
-from videos.models import EventKind, Job, JobEvent, JobStatus
+from videos.models import Job, JobEvent, JobStatus
 from videos.services.streams import stream_close, stream_renew
 
-# Upstream pushes are hints for the worker, not news for the client (the re-query decides).
-HIDDEN_KINDS = [EventKind.CALLBACK]
+HIDDEN_KINDS = sse_hub.HIDDEN_KINDS
 BATCH = 100
 RETRY_MS = 3000
 RENEW_SECONDS = 20
@@ -81,37 +82,55 @@ def _renew(stream_id: int) -> None:
 STOP = object()
 
 
+class _Seen:
+    """The last event id a stream has sent (the hub wakes it only for newer ones)."""
+
+    after_id = 0
+
+
 def _steps(
-    *, job_id, after_id: int, base_url: str, stream_id: int | None
-) -> Generator[str | None, None, None]:
-    """The stream's frames, and None where it should wait SSE_POLL_SECONDS before the next
-    look: one loop for both servers (the waiting is theirs to do)."""
+    *,
+    job_id,
+    after_id: int,
+    base_url: str,
+    stream_id: int | None,
+    renew: bool = True,
+    seen: _Seen | None = None,
+) -> Generator[str | None, bool | None, None]:
+    """The stream's frames, and None where the server should wait before the next look: one
+    loop for both servers (the waiting is theirs to do). The server answers a None with
+    whether there may be news (None: assume so, look); without news the stream only pings,
+    renews and checks its deadline."""
     started = last_sent = last_renewed = time.monotonic()
+    seen = seen or _Seen()
+    seen.after_id = after_id
+    news: bool | None = True
     try:
         yield f"retry: {RETRY_MS}\n\n"
         while True:
-            status, events = _look(job_id, after_id, base_url)
-            for event_id, kind, data in events:
-                after_id = event_id
-                yield _frame(event=kind, event_id=event_id, data=data)
+            if news is not False:
+                status, events = _look(job_id, after_id, base_url)
+                for event_id, kind, data in events:
+                    after_id = seen.after_id = event_id
+                    yield _frame(event=kind, event_id=event_id, data=data)
+                if events:
+                    last_sent = time.monotonic()
+                if len(events) == BATCH:
+                    continue  # more waiting: send them before anything else
+                if status is None or status in JobStatus.terminal():
+                    # No id: a reconnect still resumes after the last real event.
+                    yield _frame(event="done", data={"status": status or "deleted"})
+                    return
             now = time.monotonic()
-            if events:
-                last_sent = now
-            if len(events) == BATCH:
-                continue  # more waiting: send them before anything else
-            if status is None or status in JobStatus.terminal():
-                # No id: a reconnect still resumes after the last real event.
-                yield _frame(event="done", data={"status": status or "deleted"})
-                return
             if now - started >= settings.SSE_MAX_SECONDS:
                 return
             if now - last_sent >= settings.SSE_HEARTBEAT_SECONDS:
                 yield ": ping\n\n"
                 last_sent = now
-            if stream_id is not None and now - last_renewed >= RENEW_SECONDS:
+            if renew and stream_id is not None and now - last_renewed >= RENEW_SECONDS:
                 _renew(stream_id)
                 last_renewed = now
-            yield None
+            news = yield None
     finally:
         # The client went away, the job ended, or the stream timed out: it stops counting.
         _forget(stream_id)
@@ -120,7 +139,8 @@ def _steps(
 def job_event_stream(
     *, job_id, after_id: int = 0, base_url: str = "", stream_id: int | None = None
 ) -> Iterator[str]:
-    """For a WSGI server (development, tests): waits hold the request's thread."""
+    """For a WSGI server (development, tests): waits hold the request's thread, and each
+    stream looks at its job every SSE_POLL_SECONDS."""
     steps = _steps(job_id=job_id, after_id=after_id, base_url=base_url, stream_id=stream_id)
     try:
         for step in steps:
@@ -135,26 +155,48 @@ def job_event_stream(
 async def job_event_stream_async(
     *, job_id, after_id: int = 0, base_url: str = "", stream_id: int | None = None
 ) -> AsyncIterator[str]:
-    """For an ASGI server: each look runs in a pool thread and the waits are timers, so an
-    idle stream holds no thread and no database connection."""
-    steps = _steps(job_id=job_id, after_id=after_id, base_url=base_url, stream_id=stream_id)
+    """For an ASGI server: the process's hub (videos.sse_hub) watches for news for every
+    open stream in one query per tick and renews their leases; a stream looks at its job
+    (in a pool thread) only when woken, so an idle one costs no thread, no connection and
+    no query."""
+    seen = _Seen()
+    steps = _steps(
+        job_id=job_id,
+        after_id=after_id,
+        base_url=base_url,
+        stream_id=stream_id,
+        renew=False,
+        seen=seen,
+    )
     # A client that goes away cancels this coroutine, possibly while a look runs in its
     # thread (which finishes regardless): the close waits for that look instead of racing it.
     turn = threading.Lock()
 
-    def step():
+    def step(news: bool | None):
         with turn:
-            return next(steps, STOP)
+            try:
+                return steps.send(news)
+            except StopIteration:
+                return STOP
 
     def close():
         with turn:
             steps.close()
 
+    # Subscribed before the first look: news from then on wakes the stream.
+    subscription = sse_hub.hub().subscribe(job_id, after_id=after_id, stream_id=stream_id)
     try:
-        while (taken := await sync_to_async(step, thread_sensitive=False)()) is not STOP:
+        news: bool | None = None
+        started = time.monotonic()
+        while (taken := await sync_to_async(step, thread_sensitive=False)(news)) is not STOP:
+            news = None
             if taken is None:
-                await asyncio.sleep(settings.SSE_POLL_SECONDS)
+                subscription.after_id = seen.after_id
+                left = settings.SSE_MAX_SECONDS - (time.monotonic() - started)
+                timeout = max(0.0, min(settings.SSE_HEARTBEAT_SECONDS, left))
+                news = await subscription.wait(timeout)
             else:
                 yield taken
     finally:
+        subscription.close()
         await sync_to_async(close, thread_sensitive=False)()

@@ -68,6 +68,7 @@ def _policy(name: str, **expect: str) -> Policy:
 
 
 PUBLIC = _policy("public", **dict.fromkeys(MATRIX_ROLES, "public"))
+NOBODY = _policy("nobody without the metrics token", **dict.fromkeys(MATRIX_ROLES, "hidden"))
 CAPABILITY = _policy("capability", **dict.fromkeys(MATRIX_ROLES, "capable"))
 SHARE_LINK = _policy("share link", **dict.fromkeys(MATRIX_ROLES, "shared"))
 SIGNED_IN = _policy(
@@ -197,6 +198,8 @@ POLICIES: dict[str, Policy] = {
     "healthz": PUBLIC,
     "readyz": PUBLIC,
     "favicon": PUBLIC,
+    # Prometheus, with METRICS_TOKEN only (none in the matrix): 404 for everyone else.
+    "metrics": NOBODY,
     # django-allauth: signing in, up and out, resets and confirmations (a forged key here).
     "account_login": PUBLIC,
     "account_logout": PUBLIC,

@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.asgi import ASGIRequest
+from django.db import connection
 from django.db.models import Prefetch
 from django.http import FileResponse, StreamingHttpResponse
 from ninja import Header, Path, Query, Router, Status
@@ -225,6 +226,11 @@ def video_cancel(request, video_id: UUID):
     return job_payload(job, base_url=_base_url(request))
 
 
+def _release_connection() -> None:
+    if not connection.in_atomic_block:  # a test's transaction has nothing to give back
+        connection.close()
+
+
 @router.get(
     "/videos/{video_id}/events",
     response={200: None, **error_responses(404, 422, 429)},
@@ -263,6 +269,9 @@ async def video_events(
     stream_id = await sync_to_async(stream_open)(
         token_id=token.pk, team_id=token.team_id, job_id=job.id
     )
+    # Django gives the request's connection back only when the response ends, hours of
+    # streams later: a thousand open streams would hold a thousand idle connections.
+    await sync_to_async(_release_connection)()
     after = last_event_id or resume_after or "0"
     # Under ASGI (production) the stream holds no thread while idle; a WSGI server
     # (runserver, the test client) needs a plain iterator, which it serves as it goes.

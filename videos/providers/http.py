@@ -10,7 +10,9 @@ covers), is reached only at public addresses, each redirect hop checked again
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,7 +21,7 @@ import urllib3
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 
-from portal import netguard
+from portal import instruments, netguard
 from portal.safe_http import CheckedAddressAdapter
 from videos.providers.base import ResultStream
 from videos.providers.errors import (
@@ -68,6 +70,25 @@ def new_session() -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+@contextmanager
+def observed(provider: str) -> Iterator[None]:
+    """Time one upstream call and count its outcome (/metrics): `ok`, or the code of the
+    error it raised. Each provider's one calling method runs inside it."""
+    start = time.monotonic()
+    code = "ok"
+    try:
+        yield
+    except UpstreamError as exc:
+        code = exc.code[:40]
+        raise
+    except BaseException:
+        code = "error"
+        raise
+    finally:
+        instruments.UPSTREAM_SECONDS.labels(provider).observe(time.monotonic() - start)
+        instruments.UPSTREAM_CALLS.labels(provider, code).inc()
 
 
 def network_error(error: requests.RequestException, *, create: bool, name: str) -> UpstreamError:

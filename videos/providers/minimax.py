@@ -140,6 +140,12 @@ class _Client:
     def call(
         self, method: str, path: str, *, create: bool = False, **kwargs: Any
     ) -> dict[str, Any]:
+        with http.observed("minimax"):
+            return self._call(method, path, create=create, **kwargs)
+
+    def _call(
+        self, method: str, path: str, *, create: bool = False, **kwargs: Any
+    ) -> dict[str, Any]:
         timeout = settings.UPSTREAM_CREATE_TIMEOUT if create else settings.UPSTREAM_TIMEOUT
         headers = {"Authorization": f"Bearer {self._secret}"}
         try:

@@ -148,6 +148,12 @@ class _Client:
         self, method: str, path: str, *, create: bool = False, **kwargs: Any
     ) -> requests.Response:
         """The response of a call that succeeded (2xx); every failure raised, classified."""
+        with http.observed("useapi"):
+            return self._send(method, path, create=create, **kwargs)
+
+    def _send(
+        self, method: str, path: str, *, create: bool = False, **kwargs: Any
+    ) -> requests.Response:
         timeout = settings.UPSTREAM_CREATE_TIMEOUT if create else settings.UPSTREAM_TIMEOUT
         extra_headers = kwargs.pop("headers", None) or {}
         try:

@@ -134,6 +134,8 @@ def job_create(
                 cost_cents=template.price_cents,
                 next_attempt_at=now,
                 queue_behind=queue_behind,
+                # Handed out just below (on commit): the dispatcher need not do it again.
+                dispatched_at=now,
             )
             # Raises QuotaExceededError, which rolls the job back: a refused submit leaves
             # no trace.

@@ -275,8 +275,10 @@ def _wake(job_ids: list) -> None:
     if not job_ids:
         return
     with transaction.atomic():
+        now = timezone.now()
+        # Handed out here and now: the dispatcher need not hand them out again.
         Job.objects.filter(pk__in=job_ids, status=JobStatus.QUEUED).update(
-            next_attempt_at=timezone.now()
+            next_attempt_at=now, dispatched_at=now
         )
         for job_id in job_ids:
             enqueue("videos.tasks.submit_job", job_id)

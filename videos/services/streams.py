@@ -56,5 +56,10 @@ def stream_renew(*, stream_id: int) -> None:
     OpenStream.objects.filter(pk=stream_id).update(lease_until=timezone.now() + LEASE)
 
 
+def streams_renew(*, stream_ids: list[int]) -> None:
+    """Every open stream of a web process at once (videos.sse_hub)."""
+    OpenStream.objects.filter(pk__in=stream_ids).update(lease_until=timezone.now() + LEASE)
+
+
 def stream_close(*, stream_id: int) -> None:
     OpenStream.objects.filter(pk=stream_id).delete()

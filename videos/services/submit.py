@@ -50,6 +50,7 @@ from videos.services.pool import (
     pool_wake_for_key,
 )
 from videos.services.transitions import (
+    DUE_SLACK,
     backoff_seconds,
     credentials_for,
     event,
@@ -140,7 +141,8 @@ def _claim(job_id) -> Job | None:
     is not due (done, canceled, a duplicate delivery) or has to wait for a key."""
     now = timezone.now()
     # No time at all is a bug's leftover (the sweeper hands such jobs out too): due now.
-    due = Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True)
+    # DUE_SLACK: the dispatcher handed it out by its host's clock, which may run a little ahead.
+    due = Q(next_attempt_at__lte=now + DUE_SLACK) | Q(next_attempt_at__isnull=True)
     with transaction.atomic():
         job = (
             Job.objects.select_for_update(of=("self",))

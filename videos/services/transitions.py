@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from django.utils import timezone
 from accounts import vault
 from accounts.models import ProviderKey
 from billing.services import ledger_capture, ledger_release
+from portal import instruments
 from videos.models import EventKind, Job, JobEvent, JobStatus
 from videos.providers import provider_for
 from videos.providers.base import Credentials, Provider
@@ -27,6 +29,11 @@ from videos.services.pool import pool_wake, pool_wake_for_key
 from videos.signals import job_status_changed
 
 logger = logging.getLogger("videos.services")
+
+# Work handed out by one host's clock is claimed by another's: a job this close to its due
+# time counts as due (hosts' clocks differ by milliseconds under NTP; a look a moment early
+# is harmless).
+DUE_SLACK = timedelta(seconds=1)
 
 
 def event(job_id, kind: str, message: str, *, status: str = "", **data: Any) -> JobEvent:
@@ -96,6 +103,8 @@ def finish(
         team_id, provider, key_id = (
             Job.objects.filter(pk=job_id).values_list("team_id", "provider", "key_id").get()
         )
+        counter = instruments.JOBS_FINISHED.labels(provider, status)
+        transaction.on_commit(counter.inc)  # /metrics: only what really happened
         if key_id is not None:
             pool_wake_for_key(key_id=key_id)
         else:

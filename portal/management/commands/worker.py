@@ -36,6 +36,18 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, grace: float, **options):
+        if settings.METRICS_PORT:
+            # This host's instruments for Prometheus: the cluster's processes write them to
+            # PROMETHEUS_MULTIPROC_DIR (inherited), this process adds them up at each scrape.
+            from prometheus_client import start_http_server
+
+            from portal import instruments
+
+            start_http_server(
+                settings.METRICS_PORT,
+                addr=settings.METRICS_BIND,
+                registry=instruments.scrape_registry(),
+            )
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())

@@ -1,0 +1,15 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("videos", "0010_share"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="job",
+            name="dispatched_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+    ]
