@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("videos", "0010_share"),
+        ("videos", "0013_media_posters"),
     ]
 
     operations = [
