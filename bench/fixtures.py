@@ -61,6 +61,7 @@ def make(seeded: Seeded, *, run_id: str) -> Fixtures:
     from videos.models import Job
     from videos.services import key_store
 
+    quiet_seeded_jobs()
     users = get_user_model().objects
     big_user, small_user = users.get(pk=seeded.big_user), users.get(pk=seeded.small_user)
     staff = users.get(pk=seeded.staff_user)
@@ -109,17 +110,27 @@ def make(seeded: Seeded, *, run_id: str) -> Fixtures:
 
 
 def settle_post_jobs(fixtures: Fixtures) -> int:
-    """The POST figure's jobs were never meant to run: end them, so no later worker of this or
-    another run sends them upstream."""
+    """The POST teams' unfinished jobs were never meant to run on: end them, so no later worker
+    of this or another run sends them upstream (and the next side starts from empty teams)."""
+    teams = [int(t) for t in fixtures.post_teams]
     with connection.cursor() as cur:
         cur.execute(
-            "UPDATE videos_job SET status = 'canceled', finished_at = NOW(), next_attempt_at = NULL"
-            " WHERE team_id = ANY(%s) AND status = 'queued'"
-            if connection.vendor == "postgresql"
-            else "UPDATE videos_job SET status = 'canceled', finished_at = CURRENT_TIMESTAMP,"
-            " next_attempt_at = NULL WHERE status = 'queued' AND team_id IN ("
-            + ",".join(str(int(t)) for t in fixtures.post_teams)
-            + ")",
-            [fixtures.post_teams] if connection.vendor == "postgresql" else [],
+            "UPDATE videos_job SET status = 'canceled', finished_at = CURRENT_TIMESTAMP,"
+            " next_attempt_at = NULL WHERE status IN ('queued', 'submitting', 'processing')"
+            f" AND team_id IN ({', '.join(str(t) for t in teams)})"
         )
         return cur.rowcount
+
+
+def quiet_seeded_jobs() -> None:
+    """The seeded processing jobs (event streams, callback pushes) stay processing, with no
+    look due, whatever an earlier run's pushes or a worker left on them."""
+    from bench.seed import FAR_FUTURE
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE videos_job SET status = 'processing', finished_at = NULL, error_code = '',"
+            " error_message = '', next_attempt_at = %s, forced_poll_at = NULL,"
+            " forced_final_poll_at = NULL WHERE callback_token LIKE %s",
+            [FAR_FUTURE, "benchcb%"],
+        )
