@@ -246,16 +246,88 @@ def _team_size(team_id: int) -> int:
     return Job.objects.filter(team_id=team_id).count()
 
 
-def _deep_cursor(team_id: int) -> tuple[str, str]:
-    """The API's cursor naming the job 90 % deep, and the id the next page must start with."""
-    from portal.api.cursors import cursor_encode
+def _retarget(value: str, at: Any, pk: Any) -> str | None:
+    """A cursor like `value` naming (at, pk) instead: the API's codec, else any base64 JSON
+    (or plain) cursor whose parts look like a time and an id. None if it is neither."""
+    import base64
+    import binascii
+
+    from portal.api.cursors import cursor_decode, cursor_encode
+
+    try:
+        cursor_decode(value, pk=UUID)
+    except Exception:  # noqa: S110 (another codec: the generic way below)
+        pass
+    else:
+        return cursor_encode(at, pk)
+    swapped = _swap_parts(value, at, pk)
+    if swapped != value:
+        return swapped
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        parts = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    new = _swap_json(parts, at, pk)
+    if new == parts:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(new).encode()).decode().rstrip("=")
+
+
+def _looks_like_time(text: str) -> bool:
+    from datetime import datetime
+
+    try:
+        datetime.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _looks_like_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _swap_parts(text: str, at: Any, pk: Any) -> str:
+    if _looks_like_time(text):
+        return at.isoformat()
+    if _looks_like_uuid(text):
+        return str(pk)
+    return text
+
+
+def _swap_json(parts: Any, at: Any, pk: Any) -> Any:
+    if isinstance(parts, str):
+        return _swap_parts(parts, at, pk)
+    if isinstance(parts, list):
+        return [_swap_json(p, at, pk) for p in parts]
+    if isinstance(parts, dict):
+        return {k: _swap_json(v, at, pk) for k, v in parts.items()}
+    return parts
+
+
+def _deep_cursor(ctx: Ctx, team_id: int, token: str) -> tuple[str, str]:
+    """The API's cursor naming the job 90 % deep (page 1's `next_cursor` retargeted, so a new
+    cursor format is followed), and the id the next page must start with."""
+    from urllib.parse import quote
 
     n = _team_size(team_id)
     rank = int(n * 0.9)
     row, following = _row_at(team_id, rank), _row_at(team_id, rank + 1)
     if row is None or following is None:
         raise RuntimeError(f"team {team_id} has {n} jobs: too few for a deep page")
-    return cursor_encode(row[0], row[1]), str(following[1])
+    status, payload = _get_json(ctx, "/api/v1/videos?limit=50", _bearer(token))
+    first = payload.get("next_cursor") if status == 200 and isinstance(payload, dict) else None
+    cursor = _retarget(first, row[0], row[1]) if isinstance(first, str) else None
+    if cursor is None:
+        from portal.api.cursors import cursor_encode
+
+        cursor = cursor_encode(row[0], row[1])
+    return quote(cursor, safe=""), str(following[1])
 
 
 def _get_json(ctx: Ctx, path: str, headers: dict[str, str]) -> tuple[int, Any]:
@@ -295,7 +367,7 @@ def measure_api_deep(ctx: Ctx) -> dict[str, Any]:
         ("big", s.big_team, ctx.fx.big_token),
         ("small", s.small_team, ctx.fx.small_token),
     ):
-        cursor, expected = _deep_cursor(team)
+        cursor, expected = _deep_cursor(ctx, team, token)
         path = f"/api/v1/videos?limit=50&cursor={cursor}"
         status, payload = _get_json(ctx, path, _bearer(token))
         checks[name] = {"status": status, "first_is_expected": _first_id(payload) == expected}
@@ -337,18 +409,15 @@ def _portal_deep_path(ctx: Ctx, team_id: int, session: str) -> tuple[str, str]:
         page = rank // per_page + 1
         expected = _row_at(team_id, (page - 1) * per_page)
         return f"/jobs/?page={page}", expected[2] if expected else ""
-    from portal.api.cursors import cursor_decode, cursor_encode
-
     following = _row_at(team_id, rank + 1)
     for q in queries:
+        changed = {}
         for name, value in q.items():
-            try:
-                cursor_decode(value, pk=UUID)
-            except Exception:  # noqa: S112 (not a cursor of this codec: the next)
-                continue
-            q2 = dict(q)
-            q2[name] = cursor_encode(row[0], row[1])
-            return f"/jobs/?{urlencode(q2)}", following[2] if following else ""
+            new = _retarget(value, row[0], row[1])
+            if new is not None and new != value:
+                changed[name] = new
+        if changed:
+            return f"/jobs/?{urlencode({**q, **changed})}", following[2] if following else ""
     raise RuntimeError(f"no page or cursor link on /jobs/ (links: {links[:5]})")
 
 
@@ -502,6 +571,9 @@ def _open_stream(
 
 def measure_streams(ctx: Ctx) -> dict[str, Any]:
     """Open N event streams, then time /healthz (and a bare API call) meanwhile."""
+    from bench.fixtures import quiet_seeded_jobs
+
+    quiet_seeded_jobs()  # the streams' jobs start with empty timelines, whatever ran before
     jobs = ctx.seeded.stream_jobs["small"] + ctx.seeded.stream_jobs["big"]
     owners = [ctx.fx.small_token] * len(ctx.seeded.stream_jobs["small"])
     owners += [ctx.fx.big_token] * len(ctx.seeded.stream_jobs["big"])

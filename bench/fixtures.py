@@ -128,6 +128,12 @@ def quiet_seeded_jobs() -> None:
     from bench.seed import FAR_FUTURE
 
     with connection.cursor() as cur:
+        # Their timelines too: every push adds an event, and a new stream sends them all.
+        cur.execute(
+            "DELETE FROM videos_jobevent WHERE job_id IN"
+            " (SELECT id FROM videos_job WHERE callback_token LIKE %s)",
+            ["benchcb%"],
+        )
         cur.execute(
             "UPDATE videos_job SET status = 'processing', finished_at = NULL, error_code = '',"
             " error_message = '', next_attempt_at = %s, forced_poll_at = NULL,"

@@ -67,3 +67,21 @@ def test_it_counts_statuses_and_spreads_ratios(bench_server):
     assert set(refused.statuses) == {"401"}
     s = spread([1.0, 2.0, 3.0, 10.0])
     assert (s["median"], s["min"], s["max"], s["n"]) == (2.5, 1.0, 10.0, 4)
+
+
+def test_it_aims_a_cursor_of_another_format_at_the_deep_row():
+    import base64
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from portal.api.cursors import cursor_decode, cursor_encode
+
+    at, pk = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), uuid4()
+    ours = figures._retarget(cursor_encode(datetime.now(UTC), uuid4()), at, pk)
+    assert cursor_decode(ours, pk=type(pk)) == (at, pk)
+    other = {"t": datetime.now(UTC).isoformat(), "k": str(uuid4()), "v": 2}
+    raw = base64.urlsafe_b64encode(json.dumps(other).encode()).decode().rstrip("=")
+    aimed = json.loads(base64.urlsafe_b64decode(figures._retarget(raw, at, pk) + "=="))
+    assert aimed == {"t": at.isoformat(), "k": str(pk), "v": 2}
+    assert figures._retarget(datetime.now(UTC).isoformat(), at, pk) == at.isoformat()
+    assert figures._retarget("7", at, pk) is None
