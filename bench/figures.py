@@ -569,6 +569,26 @@ def _open_stream(
     return sock, status
 
 
+def _db_connections() -> tuple[int, int]:
+    """(connections to our database now, how many the streams may take it to): at most
+    BENCH_DB_CONNECTIONS (60), and always 25 below the server's max_connections minus what
+    everyone else holds."""
+    import os
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0, 1 << 30
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT COUNT(*) FILTER (WHERE datname = current_database()), COUNT(*),"
+            " current_setting('max_connections')::int FROM pg_stat_activity"
+        )
+        ours, total, limit = cur.fetchone()
+    cap = int(os.environ.get("BENCH_DB_CONNECTIONS") or 60)
+    return int(ours), min(cap, int(limit) - (int(total) - int(ours)) - 25)
+
+
 def measure_streams(ctx: Ctx) -> dict[str, Any]:
     """Open N event streams, then time /healthz (and a bare API call) meanwhile."""
     from bench.fixtures import quiet_seeded_jobs
@@ -605,11 +625,25 @@ def measure_streams(ctx: Ctx) -> dict[str, Any]:
                     else:
                         refused[status] = refused.get(status, 0) + 1
 
-        threads = [threading.Thread(target=opener, args=(range(t, n, 16),)) for t in range(16)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        # In batches, watching the database: if each stream holds a connection, the machine's
+        # PostgreSQL (shared with others) must not run out; opening stops at the budget.
+        stopped = ""
+        done = 0
+        while done < n:
+            batch = min(25, n - done)
+            threads = [
+                threading.Thread(target=opener, args=(range(done + t, done + batch, 8),))
+                for t in range(min(8, batch))
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            done += batch
+            used, budget = _db_connections()
+            if used >= budget:
+                stopped = f"stopped at {done} asked: {used} database connections (budget {budget})"
+                break
         open_seconds = time.monotonic() - started
         time.sleep(1.0)  # let every stream take its first looks
         health = load.run(ctx.port, Req("GET", "/healthz"), connections=1, seconds=ctx.cfg.seconds)
@@ -636,6 +670,8 @@ def measure_streams(ctx: Ctx) -> dict[str, Any]:
             "opened": len(socks),
             "still_open": alive,
             "refused": refused,
+            "stopped": stopped,
+            "db_connections": _db_connections()[0],
             "open_seconds": round(open_seconds, 2),
             "healthz": health.summary(),
             "bare_api": bare.summary(),
@@ -645,6 +681,8 @@ def measure_streams(ctx: Ctx) -> dict[str, Any]:
         if len(socks) >= n and step["healthz"]["p99_ms"] < 100:
             best_ok = max(best_ok, n)
         time.sleep(1.0)
+        if stopped:
+            break
     top = steps[-1]
     out: dict[str, Any] = {"steps": steps}
     out["value"] = best_ok
@@ -654,7 +692,10 @@ def measure_streams(ctx: Ctx) -> dict[str, Any]:
         f"p99 {top['healthz']['p99_ms']:.0f} ms)"
     )
     out["spread_shown"] = "; ".join(
-        f"{s['asked']}: p99 {s['healthz']['p99_ms']:.0f} ms" for s in steps
+        f"{s['asked']} asked, {s['opened']} open, {s['db_connections']} db connections: "
+        f"/healthz p99 {s['healthz']['p99_ms']:.0f} ms"
+        + (f" ({s['stopped']})" if s["stopped"] else "")
+        for s in steps
     )
     return out
 

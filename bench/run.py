@@ -306,6 +306,48 @@ def main() -> int:
             clear_queue=_clear_queue,
         )
         results: dict[str, Any] = {}
+        machine_info = machine()
+        commit = git_commit()
+
+        def save(final: bool) -> Path:
+            """Written after every figure (a run cut short keeps what it measured)."""
+            doc: dict[str, Any] = {
+                "label": conf["label"],
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "complete": final,
+                "commit": commit,
+                "machine": machine_info,
+                "config": {**conf, "connections": cfg.connections, "streams": cfg.streams},
+                "seed": {
+                    "size": seeded.size,
+                    "seconds": round(seeded.seconds, 1),
+                    "kept": seed_seconds < seeded.seconds,
+                },
+                "total_seconds": round(time.monotonic() - started, 1),
+                "figures": dict(results),
+            }
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            out_path = RESULTS / f"{conf['label']}.json"
+            if conf["only"] and out_path.exists():
+                # A partial run (BENCH_ONLY) replaces its figures and keeps the others.
+                kept = json.loads(out_path.read_text())
+                for key in ("date", "commit", "machine", "config", "seed", "total_seconds"):
+                    doc[key] = kept.get(key, doc[key])
+                doc["complete"] = kept.get("complete", final)
+                doc["figures"] = {**kept.get("figures", {}), **results}
+                runs = [r for r in kept.get("partial_runs", []) if r.get("only") != conf["only"]]
+                runs.append(
+                    {
+                        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "only": conf["only"],
+                        "commit": commit,
+                        "load_at_start": machine_info.get("load_at_start"),
+                    }
+                )
+                doc["partial_runs"] = runs
+            out_path.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+            return out_path
+
         for fig in figures.FIGURES:
             if conf["only"] and fig.key not in conf["only"]:
                 continue
@@ -321,35 +363,10 @@ def main() -> int:
                 }
             out["seconds"] = round(time.monotonic() - t0, 1)
             results[fig.key] = out
+            save(False)
             if fig.key == "post":
                 fixtures.settle_post_jobs(fx)
-        doc = {
-            "label": conf["label"],
-            "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "commit": git_commit(),
-            "machine": machine(),
-            "config": {**conf, "connections": cfg.connections, "streams": cfg.streams},
-            "seed": {
-                "size": seeded.size,
-                "seconds": round(seeded.seconds, 1),
-                "kept": seed_seconds < seeded.seconds,
-            },
-            "total_seconds": round(time.monotonic() - started, 1),
-            "figures": results,
-        }
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        out_path = RESULTS / f"{conf['label']}.json"
-        if conf["only"] and out_path.exists():
-            # A partial run (BENCH_ONLY) replaces its figures and keeps the others.
-            kept = json.loads(out_path.read_text())
-            kept_figures = kept.get("figures", {})
-            kept_figures.update(results)
-            doc["figures"] = kept_figures
-            doc.setdefault("partial_runs", kept.get("partial_runs", []))
-            doc["partial_runs"].append(
-                {"date": doc["date"], "only": conf["only"], "commit": doc["commit"]}
-            )
-        out_path.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+        out_path = save(True)
         log(f"results: {out_path.relative_to(ROOT)}")
         if conf["size"] != "toy":
             report.write(ROOT / "docs" / "benchmarks.md", RESULTS)
