@@ -150,11 +150,13 @@ def machine() -> dict[str, Any]:
         "django": django.get_version(),
         "psycopg": psycopg.__version__,
     }
-    for mod in ("gunicorn", "uvicorn", "ninja", "django_q", "redis"):
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist in ("gunicorn", "uvicorn", "django-ninja", "django-q2", "redis"):
         try:
-            versions[mod] = __import__(mod).__version__
-        except Exception:
-            versions[mod] = "?"
+            versions[dist] = version(dist)
+        except PackageNotFoundError:
+            versions[dist] = "?"
     with contextlib.suppress(Exception):  # a version we cannot read is left out
         from django.db import connection
 
