@@ -677,7 +677,7 @@ def measure_streams(ctx: Ctx) -> dict[str, Any]:
             "bare_api": bare.summary(),
         }
         steps.append(step)
-        ctx.log(f"  {n} streams: {len(socks)} open, /healthz p99 {step['healthz']['p99_ms']} ms")
+        ctx.log(f"  {done} streams: {len(socks)} open, /healthz p99 {step['healthz']['p99_ms']} ms")
         if len(socks) >= done and step["healthz"]["p99_ms"] < 100:
             best_ok = max(best_ok, len(socks))
         time.sleep(1.0)
