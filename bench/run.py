@@ -289,7 +289,13 @@ def main() -> int:
                 cwd=ROOT, env=env, stdout=glog, stderr=glog, start_new_session=True,
             )
         )  # fmt: skip
-        _wait_http(f"http://127.0.0.1:{web_port}/readyz", 90)
+        try:
+            _wait_http(f"http://127.0.0.1:{web_port}/readyz", 90)
+        except Exception:
+            glog.flush()
+            tail = (logs / f"gunicorn-{conf['label']}.log").read_text(errors="replace")[-3000:]
+            log(f"gunicorn did not answer /readyz; the end of its log:\n{tail}")
+            raise
         run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         fx = fixtures.make(seeded, run_id=run_id)
         cfg = figures.Config(rounds=conf["rounds"], seconds=conf["seconds"])
@@ -373,6 +379,9 @@ def main() -> int:
         if conf["size"] != "toy":
             report.write(ROOT / "docs" / "benchmarks.md", RESULTS)
             log("report: docs/benchmarks.md")
+        for key, out in results.items():
+            verdict = "error" if "error" in out else ("met" if out.get("met") else "not met")
+            print(f"{key:20} {verdict:8} {out.get('shown') or out.get('error', '')[:150]}")
         log(f"done in {time.monotonic() - started:.0f} s")
         return 0
     finally:
