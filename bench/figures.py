@@ -373,6 +373,10 @@ def measure_api_deep(ctx: Ctx) -> dict[str, Any]:
         checks[name] = {"status": status, "first_is_expected": _first_id(payload) == expected}
         if status != 200:
             raise RuntimeError(f"deep API page of {name}: {status} {str(payload)[:200]}")
+        if not checks[name]["first_is_expected"]:
+            # Not the deep page (a cursor format the harness cannot aim): no figure, not a
+            # figure of some other page.
+            raise RuntimeError(f"deep API page of {name} does not start at the expected job")
         sides[name] = Req("GET", path, _bearer(token))
     out = ab_rounds(ctx, sides, {"big_vs_small_p50": ("big", "small", "p50")}, latency=True)
     v = out["big_vs_small_p50"]["median"]
@@ -435,6 +439,8 @@ def measure_portal_deep(ctx: Ctx) -> dict[str, Any]:
         checks[name] = {"path": path[:80], "status": status, "shows_expected": shown}
         if status != 200:
             raise RuntimeError(f"deep portal page of {name}: {status}")
+        if not shown:
+            raise RuntimeError(f"deep portal page of {name} ({path[:60]}) lacks the expected job")
         sides[name] = Req("GET", path, _cookie(session))
         sides[f"{name}_page1"] = Req("GET", "/jobs/", _cookie(session))
     out = ab_rounds(
