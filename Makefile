@@ -48,7 +48,7 @@ run-prod-like: $(VENV)/.installed
 
 # Issue 11's figures (docs/benchmarks.md, notes/bench.md): PostgreSQL + Redis as test-services
 # starts them, a seeded database kept between runs (BENCH_RESEED=1 seeds again), gunicorn as
-# gunicorn.conf.py sizes it. ~12 min (seeding 1M jobs adds ~4 min the first time);
+# gunicorn.conf.py sizes it. ~13 min (seeding 1M jobs adds 2-4 min the first time);
 # BENCH_QUICK=1: a 100k-job database and shorter rounds (~4 min).
 bench: $(VENV)/.installed
 	bash bench/run.sh
