@@ -70,6 +70,7 @@ def make(seeded: Seeded, *, run_id: str) -> Fixtures:
     _, big_token = token_create(user=big_user, team=big, name=f"bench {run_id}")
     _, small_token = token_create(user=small_user, team=small, name=f"bench {run_id}")
     post_tokens, post_teams = [], []
+    extra: dict = {}
     for i in range(POST_TEAMS):
         user = users.create_user(
             f"bench_post_{run_id}_{i}", email=f"post{i}-{run_id}@bench.invalid", password=None
@@ -89,6 +90,12 @@ def make(seeded: Seeded, *, run_id: str) -> Fixtures:
         _, token = token_create(user=user, team=team, name=f"bench {run_id}")
         post_tokens.append(token)
         post_teams.append(team.pk)
+        if i == 0:
+            # The re-poll figure's key: its sandbox tasks take 10 minutes (`gen600`).
+            secret = f"sk-bench-{secrets.token_hex(8)}-gen600"
+            key = key_store(user=user, label="Bench re-poll key", secret=secret, provider="minimax")
+            extra["repoll_key"] = (key.pk, secret)
+            extra["repoll_user"] = user.pk
     job_small = (
         Job.objects.filter(team=small, status="succeeded")
         .order_by("-created_at")
@@ -106,6 +113,7 @@ def make(seeded: Seeded, *, run_id: str) -> Fixtures:
             "staff": _session_for(staff),
         },
         job_small=str(job_small),
+        extra=extra,
     )
 
 
