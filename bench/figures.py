@@ -924,25 +924,32 @@ def _sandbox_tasks(port: int, key: str, count: int) -> list[str]:
     return ids
 
 
-def _rss_kb(pgid: int) -> int:
-    """Resident memory of every process of a process group (the cluster and its workers)."""
+def _rss_kb(root: int) -> int:
+    """Resident memory of a process and all its descendants (`manage.py worker` starts
+    qcluster in a session of its own, whose sentinel forks the workers)."""
     import os
 
-    total = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
+    parent: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
             continue
         try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) != pgid:  # field 5 of stat: the process group
-                continue
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
+            with open(f"/proc/{name}/stat") as f:
+                parent[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{name}/status") as f:
+                rss[int(name)] = next(
+                    (int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:")), 0
+                )
         except (OSError, ValueError, IndexError):
             continue
+    total = 0
+    for pid in parent:
+        p, hops = pid, 0
+        while p and p != root and hops < 64:
+            p, hops = parent.get(p, 0), hops + 1
+        if p == root:
+            total += rss.get(pid, 0)
     return total
 
 
