@@ -7,6 +7,7 @@ REDIS_URL in the environment). Settings come from the environment (notes/bench.m
   BENCH_SIZE=full|quick|toy   the seeded sizes (default full, quick with BENCH_QUICK)
   BENCH_RESEED=1       drop the kept database and seed again
   BENCH_ONLY=a,b       only these figures (keys in bench/figures.py)
+  BENCH_ALL=1          also the figures outside the 15 minutes (repoll ~2.5 min, store ~1 min)
   BENCH_LABEL=after    the results' name: bench/results/<label>.json (default "after")
   BENCH_ROUNDS, BENCH_SECONDS   rounds per figure and seconds per side per round
 """
@@ -303,10 +304,12 @@ def main() -> int:
             cfg.latency_seconds, cfg.streams, cfg.warmup = 1.5, (16, 200), 0.5
             cfg.pipeline_jobs = (10, 50)
             cfg.repoll = (2_000, 45.0)
+            cfg.store_mb = 50
         if conf["size"] == "toy":
             cfg.latency_seconds, cfg.latency_min, cfg.streams, cfg.warmup = 0.3, 2, (4,), 0.1
             cfg.pipeline_jobs = (3, 5)
             cfg.repoll = (50, 15.0)
+            cfg.store_mb = 5
         ctx = figures.Ctx(port=web_port, seeded=seeded, fx=fx, cfg=cfg, log=log)
         ctx.extra.update(
             start_worker=lambda extra: _start_worker(
@@ -315,6 +318,7 @@ def main() -> int:
             stop_worker=_stop,
             clear_queue=_clear_queue,
             sandbox_port=sandbox_port,
+            work=work,
         )
         results: dict[str, Any] = {}
         machine_info = machine()
@@ -362,8 +366,10 @@ def main() -> int:
         for fig in figures.FIGURES:
             if conf["only"] and fig.key not in conf["only"]:
                 continue
-            if fig.key in figures.OPTIONAL and not (conf["only"] or _env_flag("BENCH_REPOLL")):
-                continue  # outside the 15-minute run: BENCH_REPOLL=1 or BENCH_ONLY=repoll
+            if fig.key in figures.OPTIONAL and not (
+                conf["only"] or _env_flag("BENCH_ALL") or _env_flag("BENCH_REPOLL")
+            ):
+                continue  # outside the 15-minute run: BENCH_ALL=1, or BENCH_ONLY=repoll,store
             log(f"figure {fig.key}: {fig.title}")
             t0 = time.monotonic()
             try:
