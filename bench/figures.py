@@ -826,6 +826,17 @@ def _pipeline(ctx: Ctx, *, jobs: int, callbacks: bool, timeout: float) -> dict[s
         for st, sub, fin in rows
         if st == "succeeded" and sub and fin
     ]
+    # A job still unfinished at the timeout counts as stored at the timeout (a lower bound),
+    # so a slow pipeline cannot look fast by leaving its slowest jobs out.
+    from datetime import UTC, datetime
+
+    cut = datetime.now(UTC)
+    unfinished = [
+        (cut - sub).total_seconds() - GENERATION_SECONDS
+        for st, sub, _fin in rows
+        if st not in ("succeeded", "failed", "canceled") and sub
+    ]
+    lat += unfinished
     statuses: dict[str, int] = {}
     for st, *_ in rows:
         statuses[st] = statuses.get(st, 0) + 1
@@ -837,6 +848,7 @@ def _pipeline(ctx: Ctx, *, jobs: int, callbacks: bool, timeout: float) -> dict[s
         "jobs": jobs,
         "statuses": statuses,
         "with_pushes": pushed,  # jobs the upstream's callbacks reached
+        "unfinished_at_timeout": len(unfinished),
         "success_to_stored_s": s,
         "p50_s": load.percentile(lat, 50),
         "p95_s": load.percentile(lat, 95),
@@ -847,26 +859,27 @@ def _pipeline(ctx: Ctx, *, jobs: int, callbacks: bool, timeout: float) -> dict[s
 
 
 def measure_pipeline_polling(ctx: Ctx) -> dict[str, Any]:
-    out = _pipeline(ctx, jobs=ctx.cfg.pipeline_jobs[0], callbacks=False, timeout=150)
+    out = _pipeline(ctx, jobs=ctx.cfg.pipeline_jobs[0], callbacks=False, timeout=100)
     first = out["first_poll_seconds"] or 0
     out["value"] = out["p50_s"]
     out["met"] = out["p50_s"] <= first + 1 and first <= 5
     out["shown"] = f"p50 {out['p50_s']:.1f} s (first poll {first} s)"
     out["spread_shown"] = (
         f"p95 {out['p95_s']:.1f} s, max {out['max_s']:.1f} s over {out['jobs']} jobs "
-        f"({out['statuses']})"
+        f"({out['statuses']}; unfinished ones counted at the timeout)"
     )
     return out
 
 
 def measure_pipeline_callbacks(ctx: Ctx) -> dict[str, Any]:
-    out = _pipeline(ctx, jobs=ctx.cfg.pipeline_jobs[1], callbacks=True, timeout=240)
+    out = _pipeline(ctx, jobs=ctx.cfg.pipeline_jobs[1], callbacks=True, timeout=180)
     out["value"] = out["p50_s"]
     out["met"] = out["p50_s"] <= 1 and out["p95_s"] <= 2
     out["shown"] = f"p50 {out['p50_s']:.1f} s, p95 {out['p95_s']:.1f} s"
     out["spread_shown"] = (
         f"max {out['max_s']:.1f} s over a {out['jobs']}-job burst, "
-        f"{out['with_pushes']} reached by a push ({out['statuses']})"
+        f"{out['with_pushes']} reached by a push ({out['statuses']}; unfinished ones counted "
+        "at the timeout)"
     )
     return out
 
