@@ -993,7 +993,9 @@ def measure_repoll(ctx: Ctx) -> dict[str, Any]:
     if template_pk is None:
         from videos.models import VideoTemplate
 
-        template_pk = VideoTemplate.objects.get(template_id=CREATE_TEMPLATE_ID).pk
+        template_pk = VideoTemplate.objects.get(
+            template_id=CREATE_TEMPLATE_ID, provider="minimax", region="global"
+        ).pk
     import uuid
     from datetime import UTC, datetime, timedelta
 
@@ -1137,7 +1139,9 @@ def measure_store(ctx: Ctx, worker_env: dict[str, str] | None = None) -> dict[st
     team, user = fx.post_teams[0], fx.extra["repoll_user"]
     from videos.models import VideoTemplate
 
-    template_pk = VideoTemplate.objects.get(template_id=CREATE_TEMPLATE_ID, region="global").pk
+    template_pk = VideoTemplate.objects.get(
+        template_id=CREATE_TEMPLATE_ID, provider="minimax", region="global"
+    ).pk
     rounds: list[dict[str, Any]] = []
     with BigUpstream(file) as big:
         url = f"http://127.0.0.1:{big.port}/big.mp4"
