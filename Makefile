@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 SANDBOX_PORT ?= 8010
 
-.PHONY: run test test-services run-prod-like lint format migrate seed clean
+.PHONY: run test test-services run-prod-like bench lint format migrate seed clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ test-services: $(VENV)/.installed
 # PostgreSQL, moto and the sandbox upstream (docs/deploy.md). Ctrl-C stops everything.
 run-prod-like: $(VENV)/.installed
 	PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) bash scripts/run-prod-like.sh
+
+# Issue 11's figures (docs/benchmarks.md, notes/bench.md): PostgreSQL + Redis as test-services
+# starts them, a seeded database kept between runs (BENCH_RESEED=1 seeds again), gunicorn as
+# gunicorn.conf.py sizes it. ~13 min (seeding 1M jobs adds 2-4 min the first time);
+# BENCH_QUICK=1: a 100k-job database and shorter rounds (~4 min).
+bench: $(VENV)/.installed
+	bash bench/run.sh
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .test-db.sqlite3* media staticfiles
