@@ -171,11 +171,12 @@ class Job(models.Model):
                 name="job_team_recent_runs_idx",
                 condition=Q(status="succeeded", submitted_at__isnull=False),
             ),
-            # The quota check counts the team's unfinished jobs under its lock: only those.
+            # The quota check counts the team's unfinished single submits under its lock: only
+            # those (a batch's jobs wait behind them, uncounted).
             models.Index(
                 fields=["team"],
                 name="job_team_in_flight_idx",
-                condition=Q(status__in=["queued", "submitting", "processing"]),
+                condition=Q(status__in=["queued", "submitting", "processing"], queue_behind=False),
             ),
             # The sweeper: unfinished jobs whose next action is due.
             models.Index(
