@@ -1,0 +1,128 @@
+"""vap's parts without a portal: the event parser, inputs, and how answers become exit codes
+(the portal's answers played by httpx's MockTransport)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import zipfile
+
+import httpx
+import pytest
+from vap.api import Api, Event, parse_events
+from vap.cli import main
+from vap.follow import wait_job
+from vap.inputs import ImageSource, InputError, read_rows, text_values
+
+from tests.conftest import make_image
+
+DIVING = {"id": 1, "name": "Diving", "provider": "minimax", "template_id": "392747428568649728",
+          "media_inputs": 1, "text_inputs": 0, "price_cents": 40}  # fmt: skip
+
+
+def test_it_parses_server_sent_events_as_the_portal_frames_them():
+    lines = [
+        "retry: 3000", "",
+        "id: 7", "event: status", 'data: {"status": "processing",', 'data: "progress": 40}', "",
+        ": ping", "",
+        "event: done", 'data: {"status": "succeeded"}', "",
+    ]  # fmt: skip
+    assert list(parse_events(iter(lines))) == [
+        Event("status", {"status": "processing", "progress": 40}, "7"),
+        Event("done", {"status": "succeeded"}, "7"),
+    ]
+
+
+def test_it_places_texts_in_order_or_by_slot():
+    assert text_values(["Lion", "Tiger"], 2) == ["Lion", "Tiger"]
+    assert text_values(["2=Tiger", "1=Lion"], 2) == ["Lion", "Tiger"]
+    assert text_values(["a=b"], 1) == ["a=b"]  # not a slot number: the value itself
+    with pytest.raises(InputError, match="takes 1 text input"):
+        text_values(["Lion", "Tiger"], 1)
+
+
+def test_it_reads_rows_with_images_from_a_zip_by_path_or_name(tmp_path):
+    with zipfile.ZipFile(tmp_path / "images.zip", "w") as archive:
+        archive.writestr("shots/a.png", make_image())
+        archive.writestr("b.jpg", make_image(fmt="JPEG"))
+    (tmp_path / "rows.csv").write_text(
+        "image,reference\nshots/a.png,one\n\nb.jpg,two\nhttps://example.com/c.png,three\n"
+    )
+    rows = read_rows(
+        tmp_path / "rows.csv",
+        images=ImageSource(folder=tmp_path, archive=tmp_path / "images.zip"),
+        template=DIVING,
+    )
+    assert rows.errors == [] and rows.lines == [2, 4, 5]
+    values = [item["media_inputs"][0]["value"] for item in rows.items]
+    assert values[0].startswith("data:image/png;base64,")
+    assert values[1].startswith("data:image/jpeg;base64,")
+    assert values[2] == "https://example.com/c.png"
+    assert [item["reference"] for item in rows.items] == ["one", "two", "three"]
+
+
+def test_it_needs_the_columns_the_template_takes(tmp_path):
+    (tmp_path / "rows.csv").write_text("reference\nx\n")
+    rows = read_rows(tmp_path / "rows.csv", images=ImageSource(folder=tmp_path), template=DIVING)
+    assert [str(e) for e in rows.errors] == [
+        "rows.csv: Diving takes 1 image column(s), the CSV has 0 (none)"
+    ]
+
+
+def portal(handler):
+    return httpx.MockTransport(handler)
+
+
+def test_it_turns_answers_into_clear_messages_and_exit_codes(capsys, monkeypatch):
+    monkeypatch.delenv("VAP_TOKEN", raising=False)
+    answers = {
+        "/api/v1/videos/gone": (404, {"detail": "no such video", "code": "not_found"}),
+        "/api/v1/templates": (401, {"detail": "invalid token", "code": "unauthorized"}),
+    }
+
+    def handler(request):
+        status, body = answers[request.url.path]
+        return httpx.Response(status, json=body)
+
+    assert main(["get", "gone", "--token", "t"], transport=portal(handler)) == 4
+    assert "no such video [HTTP 404 not_found]" in capsys.readouterr().err
+    assert main(["templates", "--token", "t"], transport=portal(handler)) == 3
+    assert "check VAP_TOKEN" in capsys.readouterr().err
+    assert main(["templates"], transport=portal(handler)) == 2  # no token at all
+
+
+def test_it_names_the_csv_line_of_each_item_the_portal_refuses(tmp_path, capsys, monkeypatch):
+    (tmp_path / "a.png").write_bytes(make_image())
+    with open(tmp_path / "rows.csv", "w", newline="") as file:
+        csv.writer(file).writerows([["image"], ["a.png"], ["a.png"], ["a.png"]])
+
+    def handler(request):
+        if request.url.path == "/api/v1/templates":
+            return httpx.Response(200, json={"items": [DIVING]})
+        assert request.headers["Idempotency-Key"]
+        assert len(json.loads(request.content)["items"]) == 3
+        errors = [{"index": 2, "field": "items[2].media_inputs[0].value", "message": "too small"}]
+        body = {"detail": "1 item is invalid", "code": "invalid", "errors": errors}
+        return httpx.Response(422, json=body)
+
+    monkeypatch.chdir(tmp_path)
+    code = main(
+        ["batch", "create", "rows.csv", "--template", "Diving", "--token", "t"],
+        transport=portal(handler),
+    )
+    assert code == 5
+    assert "rows.csv line 4: items[2].media_inputs[0].value: too small" in capsys.readouterr().err
+
+
+def test_it_polls_when_no_event_stream_is_free():
+    seen = iter(["processing", "succeeded"])
+
+    def handler(request):
+        if request.url.path.endswith("/events"):
+            return httpx.Response(429, json={"detail": "too many", "code": "too_many_streams"})
+        return httpx.Response(200, json={"id": "j", "status": next(seen), "progress": 50})
+
+    api = Api("http://portal.test", "t", transport=portal(handler))
+    waits: list[float] = []
+    job = wait_job(api, "j", sleep=waits.append)
+    assert job["status"] == "succeeded" and waits == [2.0]
