@@ -58,7 +58,7 @@ class ApiError(Exception):
         self.body = body or {}
 
     def __str__(self) -> str:
-        where = f" ({self.field})" if self.field else ""
+        where = f" ({self.field})" if self.field and self.field not in self.detail else ""
         return f"{self.detail}{where} [HTTP {self.status} {self.code}]"
 
 

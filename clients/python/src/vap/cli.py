@@ -254,7 +254,11 @@ def cmd_batch_create(api: Api, args) -> int:
             err.print(str(problem), style="red")
         err.print(f"{len(rows.errors)} problem(s) in {csv_path.name}: nothing was sent.")
         return USAGE
-    body: dict = {"template_id": template["template_id"], "items": rows.items}
+    body: dict = {
+        "template_id": template["template_id"],
+        "items": rows.items,
+        "name": args.name or csv_path.name,
+    }
     if args.key_id:
         body["key_id"] = args.key_id
     if args.callback_url:
@@ -357,13 +361,17 @@ def cmd_batch_list(api: Api, args) -> int:
     if args.json:
         print(json.dumps(batches, indent=2))
         return OK
-    table = Table("id", "status", "name", "created")
+    table = Table("id", "status", "name", "template", "succeeded", "failed", "created")
     for b in batches:
+        counts = b.get("counts") or {}
         table.add_row(
             str(b["id"]),
             str(b.get("status", "")),
             str(b.get("name", "")),
-            str(b.get("created_at", ""))[:19],
+            str(b.get("template_name", "")),
+            f"{counts.get('succeeded', 0)}/{counts.get('total', 0)}",
+            str(counts.get("failed", 0)),
+            str(b.get("created_at", ""))[:19].replace("T", " "),
         )
     out.print(table)
     return OK
@@ -472,6 +480,7 @@ def parser() -> argparse.ArgumentParser:
     )
     batch_create.add_argument("csv")
     batch_create.add_argument("--images", help="a ZIP holding the images the CSV names")
+    batch_create.add_argument("--name", help="the batch's name (default: the CSV's file name)")
     creating(batch_create)
     batch_create.set_defaults(run=cmd_batch_create)
     for name, run, text in (
