@@ -9,9 +9,9 @@ import zipfile
 
 import httpx
 import pytest
-from vap.api import Api, Event, parse_events
+from vap.api import Api, ApiError, Event, parse_events
 from vap.cli import main
-from vap.follow import wait_job
+from vap.follow import wait_job, wait_jobs
 from vap.inputs import ImageSource, InputError, read_rows, text_values
 
 from tests.conftest import make_image
@@ -126,3 +126,30 @@ def test_it_polls_when_no_event_stream_is_free():
     waits: list[float] = []
     job = wait_job(api, "j", sleep=waits.append)
     assert job["status"] == "succeeded" and waits == [2.0]
+
+
+def test_it_follows_many_jobs_and_returns_them_in_order():
+    def handler(request):
+        video_id = request.url.path.split("/")[4]
+        if request.url.path.endswith("/events"):
+            if video_id == "bad":
+                return httpx.Response(401, json={"detail": "token revoked", "code": "unauthorized"})
+            frames = 'event: progress\ndata: {"progress": 60}\n\nevent: done\ndata: {}\n\n'
+            return httpx.Response(200, text=frames, headers={"Content-Type": "text/event-stream"})
+        return httpx.Response(200, json={"id": video_id, "status": "succeeded", "progress": 100})
+
+    api = Api("http://portal.test", "t", transport=portal(handler))
+    seen: list[tuple[str, int]] = []
+    ended: list[str] = []
+    jobs = wait_jobs(
+        api,
+        ["a", "b", "c", "d", "e"],
+        on_event=lambda video_id, event: seen.append((video_id, event.data.get("progress"))),
+        on_finished=lambda job: ended.append(job["id"]),
+        streams=2,
+    )
+    assert [job["id"] for job in jobs] == ["a", "b", "c", "d", "e"]
+    assert sorted(ended) == ["a", "b", "c", "d", "e"]
+    assert sorted(v for v, progress in seen if progress == 60) == ["a", "b", "c", "d", "e"]
+    with pytest.raises(ApiError, match="token revoked"):
+        wait_jobs(api, ["a", "bad", "c"], streams=2)

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from vap import __version__
 from vap.api import TERMINAL, Api, ApiError, ConnectionFailed, Event
@@ -199,7 +199,15 @@ def cmd_jobs(api: Api, args) -> int:
     if args.json:
         print(json.dumps(jobs, indent=2))
         return OK
-    table = Table("id", "status", "template", "progress", "created", "reference")
+    # Ids whole (they are what the other commands take), dates on one line.
+    table = Table(
+        Column("id", no_wrap=True, min_width=36),
+        "status",
+        "template",
+        "progress",
+        Column("created", no_wrap=True),
+        "reference",
+    )
     for job in jobs:
         table.add_row(
             job["id"],
@@ -361,7 +369,15 @@ def cmd_batch_list(api: Api, args) -> int:
     if args.json:
         print(json.dumps(batches, indent=2))
         return OK
-    table = Table("id", "status", "name", "template", "succeeded", "failed", "created")
+    table = Table(
+        Column("id", no_wrap=True, min_width=36),
+        "status",
+        "name",
+        "template",
+        "succeeded",
+        "failed",
+        Column("created", no_wrap=True),
+    )
     for b in batches:
         counts = b.get("counts") or {}
         table.add_row(

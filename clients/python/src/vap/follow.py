@@ -7,9 +7,10 @@ token's open streams are capped: 429) the job is polled instead, every few secon
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from vap.api import TERMINAL, Api, ApiError, ConnectionFailed, Event
 
@@ -69,21 +70,45 @@ def wait_jobs(
     streams: int = STREAMS_AT_ONCE,
 ) -> list[dict]:
     """Follows many jobs, a few streams at a time (a job that is already finished replays its
-    timeline and ends at once); `on_finished` runs for each as it ends, in its thread."""
+    timeline and ends at once); `on_finished` runs for each as it ends, in its thread.
 
-    def one(video_id: str) -> dict:
-        job = wait_job(api, video_id, on_event=lambda event: on_event(video_id, event))
-        on_finished(job)
-        return job
-
+    The followers are daemon threads: on Ctrl-C (or an error) the command ends at once
+    instead of waiting for every open stream's next event."""
+    todo: queue.Queue[str] = queue.Queue()
+    for video_id in video_ids:
+        todo.put(video_id)
     finished: dict[str, dict] = {}
-    pool = ThreadPoolExecutor(max_workers=max(1, streams), thread_name_prefix="vap-follow")
-    try:
-        futures = {pool.submit(one, video_id): video_id for video_id in video_ids}
-        for future in as_completed(futures):
-            finished[futures[future]] = future.result()
-    finally:
-        # On an error (a revoked token, the portal gone) the jobs not yet followed are not
-        # started; those being followed end with their streams.
-        pool.shutdown(wait=True, cancel_futures=True)
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def follower() -> None:
+        while not stop.is_set():
+            try:
+                video_id = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+
+                def seen(event: Event, video_id: str = video_id) -> None:
+                    on_event(video_id, event)
+
+                job = wait_job(api, video_id, on_event=seen)
+                on_finished(job)
+                finished[video_id] = job
+            except BaseException as exc:  # handed to the main thread, which raises it
+                failures.append(exc)
+                stop.set()
+                return
+
+    threads = [
+        threading.Thread(target=follower, name=f"vap-follow-{n}", daemon=True)
+        for n in range(max(1, min(streams, len(video_ids))))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(timeout=0.5)  # a timeout, so Ctrl-C reaches this thread
+    if failures:
+        raise failures[0]
     return [finished[video_id] for video_id in video_ids]
