@@ -153,3 +153,18 @@ def test_it_follows_many_jobs_and_returns_them_in_order():
     assert sorted(v for v, progress in seen if progress == 60) == ["a", "b", "c", "d", "e"]
     with pytest.raises(ApiError, match="token revoked"):
         wait_jobs(api, ["a", "bad", "c"], streams=2)
+
+
+def test_it_sends_a_create_again_with_the_same_key_when_the_answer_is_lost():
+    keys: list[str] = []
+
+    def handler(request):
+        keys.append(request.headers["Idempotency-Key"])
+        if len(keys) == 1:
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        return httpx.Response(201, json={"id": "j", "status": "queued"})
+
+    api = Api("http://portal.test", "t", transport=portal(handler))
+    api.sleep = lambda seconds: None
+    assert api.video_create({"template_id": "1"}, idempotency_key="k-1")["id"] == "j"
+    assert keys == ["k-1", "k-1"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,8 @@ class Api:
         transport: httpx.BaseTransport | None = None,
     ):
         self.base_url = base_url.rstrip("/")
+        self.create_retries = 2
+        self.sleep = time.sleep
         self.http = httpx.Client(
             base_url=f"{self.base_url}/api/v1",
             headers={"Authorization": f"Bearer {token}", "User-Agent": f"vap/{__version__}"},
@@ -169,9 +172,21 @@ class Api:
         params = {"provider": provider} if provider else {}
         return self._json("templates_list", params=params)["items"]
 
-    def video_create(self, body: dict, *, idempotency_key: str | None = None) -> dict:
+    def _create(self, operation: str, body: dict, idempotency_key: str | None) -> dict:
+        """A create, sent again when its answer is lost: with the same Idempotency-Key the
+        portal answers the first object again rather than making a second one."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        return self._json("videos_create", json=body, headers=headers)
+        for attempt in range(self.create_retries + 1):
+            try:
+                return self._json(operation, json=body, headers=headers)
+            except ConnectionFailed:
+                if not idempotency_key or attempt == self.create_retries:
+                    raise
+                self.sleep(2.0**attempt)
+        raise AssertionError("unreachable")
+
+    def video_create(self, body: dict, *, idempotency_key: str | None = None) -> dict:
+        return self._create("videos_create", body, idempotency_key)
 
     def video_get(self, video_id: str) -> dict:
         return self._json("videos_get", path_params={"video_id": video_id})
@@ -209,8 +224,7 @@ class Api:
             response.close()
 
     def batch_create(self, body: dict, *, idempotency_key: str | None = None) -> dict:
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        return self._json("batches_create", json=body, headers=headers)
+        return self._create("batches_create", body, idempotency_key)
 
     def batch_get(self, batch_id: str) -> dict:
         return self._json("batches_get", path_params={"batch_id": batch_id})

@@ -135,7 +135,8 @@ def cmd_create(api: Api, args) -> int:
         body["key_id"] = args.key_id
     if args.callback_url:
         body["callback_url"] = args.callback_url
-    # Always sent: a retry of this command after a lost answer makes no second video.
+    # Always sent: when an answer is lost the request is sent again (Api.create_retries)
+    # and gives the first job back instead of a second video.
     job = api.video_create(body, idempotency_key=args.idempotency_key or str(uuid.uuid4()))
     err.print(f"Video {job['id']} ({template['name']}): {job['status']}")
     if not (args.wait or args.out):
@@ -179,7 +180,7 @@ def finish_one(api: Api, job: dict, out_path: str | None, *, as_json: bool = Fal
         return FAILED
     if out_path:
         target = Path(out_path)
-        if target.is_dir():
+        if target.is_dir() or out_path.endswith(("/", os.sep)):
             target = target / f"{job['id']}.mp4"
         size = api.video_download(job["id"], target)
         err.print(f"Saved {target} ({size:,} bytes)")
