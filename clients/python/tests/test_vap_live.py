@@ -135,8 +135,13 @@ def test_it_runs_a_batch_from_a_csv_and_a_zip(portal, tmp_path):
         ("2", "3", "succeeded"),
         ("3", "4", "succeeded"),
     ]
+    assert [m["video_file"] for m in manifest] == [
+        "0001-sku-0.mp4",
+        "0002-sku-1.mp4",
+        "0003-sku-2.mp4",
+    ]
     for entry in manifest:
-        assert_playable_mp4(tmp_path / "videos" / entry["file"])
+        assert_playable_mp4(tmp_path / "videos" / entry["video_file"])
     from videos.models import Job
 
     references = set(Job.objects.filter(team=portal.team).values_list("reference", flat=True))

@@ -10,7 +10,7 @@ import zipfile
 import httpx
 import pytest
 from vap.api import Api, ApiError, Event, parse_events
-from vap.cli import main
+from vap.cli import main, video_file_name
 from vap.follow import wait_job, wait_jobs
 from vap.inputs import ImageSource, InputError, read_rows, text_values
 
@@ -168,3 +168,15 @@ def test_it_sends_a_create_again_with_the_same_key_when_the_answer_is_lost():
     api.sleep = lambda seconds: None
     assert api.video_create({"template_id": "1"}, idempotency_key="k-1")["id"] == "j"
     assert keys == ["k-1", "k-1"]
+
+
+def test_it_reads_the_portals_text_columns_first(tmp_path):
+    run_for_life = {**DIVING, "name": "Run for Life", "text_inputs": 1}
+    (tmp_path / "a.png").write_bytes(make_image())
+    (tmp_path / "rows.csv").write_text("notes,image,text\nfor me,a.png,Lion\n")
+    rows = read_rows(
+        tmp_path / "rows.csv", images=ImageSource(folder=tmp_path), template=run_for_life
+    )
+    assert rows.errors == [] and rows.items[0]["text_inputs"] == [{"value": "Lion"}]
+    assert video_file_name(7, "sku 1/é") == "0007-sku-1.mp4"
+    assert video_file_name(8, "") == "0008.mp4"

@@ -16,6 +16,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import sys
 import threading
 import uuid
@@ -314,6 +315,21 @@ def explain_item_errors(exc: ApiError, lines: list[int], name: str) -> None:
             err.print(f"{name} line {line}: {field}: {entry.get('message', '')}", style="red")
 
 
+# As the portal's "Download all" ZIP (batches_archive), plus the CSV line of each row.
+MANIFEST_HEADER = ["row", "line", "job_id", "status", "error", "video_file", "reference"]
+
+
+def video_file_name(row: int, reference: str) -> str:
+    """`0001-<reference>.mp4` (the reference made safe as a file name), as the portal's ZIP."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", reference).strip(".-")[:60]
+    return f"{row:04d}-{safe}.mp4" if safe else f"{row:04d}.mp4"
+
+
+def csv_cell(value: str) -> str:
+    # A spreadsheet must not run a reference or an error message as a formula.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def follow_many(api: Api, ids: list[str], out_dir: Path | None, lines: list[int]) -> list[dict]:
     """One bar for the batch, moved by each job's events; each video is downloaded as soon
     as it is done, and a manifest written at the end."""
@@ -339,8 +355,7 @@ def follow_many(api: Api, ids: list[str], out_dir: Path | None, lines: list[int]
 
         def on_finished(job: dict) -> None:
             if job["status"] == "succeeded" and out_dir is not None:
-                row = ids.index(job["id"]) + 1
-                name = f"{row:04d}-{job['id']}.mp4"
+                name = video_file_name(ids.index(job["id"]) + 1, job.get("reference", ""))
                 api.video_download(job["id"], out_dir / name)
                 names[job["id"]] = name
             with lock:
@@ -355,12 +370,12 @@ def follow_many(api: Api, ids: list[str], out_dir: Path | None, lines: list[int]
     if out_dir is not None:
         with open(out_dir / "manifest.csv", "w", newline="", encoding="utf-8") as file:
             writer = csv.writer(file)
-            writer.writerow(["row", "line", "job_id", "status", "error", "file"])
+            writer.writerow(MANIFEST_HEADER)
             for row, (job, line) in enumerate(zip(jobs, lines, strict=True), start=1):
                 error = (job.get("error") or {}).get("message", "")
-                writer.writerow(
-                    [row, line, job["id"], job["status"], error, names.get(job["id"], "")]
-                )
+                file_name = names.get(job["id"], "")
+                cells = [job["id"], job["status"], error, file_name, job.get("reference", "")]
+                writer.writerow([row, line, *(csv_cell(str(cell)) for cell in cells)])
         err.print(f"Saved {len(names)} video(s) and manifest.csv in {out_dir}")
     return jobs
 

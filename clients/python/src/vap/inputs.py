@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -17,6 +18,7 @@ SIGNATURES = {
 }
 REFERENCE_COLUMNS = {"reference", "ref"}
 IMAGE_PREFIXES = ("image", "media", "photo")
+TEXT_COLUMN = re.compile(r"text(_?\d+)?")
 
 
 class InputError(Exception):
@@ -123,7 +125,9 @@ def read_rows(csv_path: Path, *, images: ImageSource, template: dict) -> Rows:
     if not columns:
         raise InputError(str(csv_path), "empty: expected a header row and one row per video")
     image_columns = [c for c in columns if c.lower().startswith(IMAGE_PREFIXES)]
-    text_columns = [
+    # The portal's batch form reads `text`, `text_1`, `text_2` ...: those first; a CSV
+    # without them has its other columns read as texts, in column order.
+    text_columns = [c for c in columns if TEXT_COLUMN.fullmatch(c.lower())] or [
         c for c in columns if c not in image_columns and c.lower() not in REFERENCE_COLUMNS
     ]
     reference_column = next((c for c in columns if c.lower() in REFERENCE_COLUMNS), None)
