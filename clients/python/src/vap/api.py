@@ -23,6 +23,7 @@ from vap import __version__
 # operation id -> (method, path under /api/v1)
 OPERATIONS: dict[str, tuple[str, str]] = {
     "templates_list": ("GET", "/templates"),
+    "keys_list": ("GET", "/keys"),
     "videos_create": ("POST", "/videos"),
     "videos_list": ("GET", "/videos"),
     "videos_get": ("GET", "/videos/{video_id}"),
@@ -184,6 +185,10 @@ class Api:
                     raise
                 self.sleep(2.0**attempt)
         raise AssertionError("unreachable")
+
+    def vault_keys(self) -> list[dict]:
+        """The caller's keys and those shared with the token's team (never a secret)."""
+        return self._json("keys_list")["items"]
 
     def video_create(self, body: dict, *, idempotency_key: str | None = None) -> dict:
         return self._create("videos_create", body, idempotency_key)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
@@ -72,17 +73,20 @@ def cmd_templates(api: Api, args) -> int:
     if args.json:
         print(json.dumps(templates, indent=2))
         return OK
-    table = Table("name", "provider", "template_id", "images", "texts", "price")
-    for t in templates:
-        table.add_row(
-            t["name"],
-            t["provider"],
-            t["template_id"],
-            str(t["media_inputs"]),
-            str(t["text_inputs"]),
-            f"${t['price_cents'] / 100:.2f}",
-        )
-    out.print(table)
+    show_table(
+        ["name", "provider", "template_id", "images", "texts", "price"],
+        [
+            [
+                t["name"],
+                t["provider"],
+                t["template_id"],
+                str(t["media_inputs"]),
+                str(t["text_inputs"]),
+                f"${t['price_cents'] / 100:.2f}",
+            ]
+            for t in templates
+        ],
+    )
     return OK
 
 
@@ -100,12 +104,27 @@ def find_template(api: Api, wanted: str, provider: str | None) -> dict:
         raise ApiError(404, "no_template", f"no template {wanted!r}; the templates: {names}")
     chosen = matches[0]
     others = {t["provider"] for t in matches} - {chosen["provider"]}
-    if others:
+    if others and provider is None:
         err.print(
             f"{chosen['name']} is offered by {chosen['provider']} and {', '.join(sorted(others))}: "
             f"using {chosen['provider']} (--provider to choose)"
         )
     return chosen
+
+
+def key_for(api: Api, template: dict, args) -> int | None:
+    """`--key-id`, or with `--provider` a usable key of that provider: the portal picks the
+    provider by the key when several offer the same template id (Diving), so it is pinned."""
+    if args.key_id or not args.provider:
+        return args.key_id
+    for key in api.vault_keys():
+        if (key["provider"], key["region"], key["status"]) == (
+            template["provider"],
+            template["region"],
+            "active",
+        ):
+            return int(key["id"])
+    raise InputError("--provider", f"none of your keys is an active {template['provider']} key")
 
 
 def cmd_create(api: Api, args) -> int:
@@ -132,8 +151,9 @@ def cmd_create(api: Api, args) -> int:
         )
     if args.reference:
         body["reference"] = args.reference
-    if args.key_id:
-        body["key_id"] = args.key_id
+    key_id = key_for(api, template, args)
+    if key_id:
+        body["key_id"] = key_id
     if args.callback_url:
         body["callback_url"] = args.callback_url
     # Always sent: when an answer is lost the request is sent again (Api.create_retries)
@@ -201,25 +221,20 @@ def cmd_jobs(api: Api, args) -> int:
     if args.json:
         print(json.dumps(jobs, indent=2))
         return OK
-    # Ids whole (they are what the other commands take), dates on one line.
-    table = Table(
-        Column("id", no_wrap=True, min_width=36),
-        "status",
-        "template",
-        "progress",
-        Column("created", no_wrap=True),
-        "reference",
+    show_table(
+        ["id", "status", "%", "created", "template", "reference"],
+        [
+            [
+                job["id"],
+                job["status"],
+                f"{job['progress']}%",
+                job["created_at"][5:16].replace("T", " "),
+                job["template_name"],
+                job["reference"],
+            ]
+            for job in jobs
+        ],
     )
-    for job in jobs:
-        table.add_row(
-            job["id"],
-            job["status"],
-            job["template_name"],
-            f"{job['progress']}%",
-            job["created_at"][:19].replace("T", " "),
-            job["reference"],
-        )
-    out.print(table)
     return OK
 
 
@@ -269,8 +284,9 @@ def cmd_batch_create(api: Api, args) -> int:
         "items": rows.items,
         "name": args.name or csv_path.name,
     }
-    if args.key_id:
-        body["key_id"] = args.key_id
+    key_id = key_for(api, template, args)
+    if key_id:
+        body["key_id"] = key_id
     if args.callback_url:
         body["callback_url"] = args.callback_url
     try:
@@ -385,27 +401,21 @@ def cmd_batch_list(api: Api, args) -> int:
     if args.json:
         print(json.dumps(batches, indent=2))
         return OK
-    table = Table(
-        Column("id", no_wrap=True, min_width=36),
-        "status",
-        "name",
-        "template",
-        "succeeded",
-        "failed",
-        Column("created", no_wrap=True),
-    )
+    rows = []
     for b in batches:
         counts = b.get("counts") or {}
-        table.add_row(
-            str(b["id"]),
-            str(b.get("status", "")),
-            str(b.get("name", "")),
-            str(b.get("template_name", "")),
-            f"{counts.get('succeeded', 0)}/{counts.get('total', 0)}",
-            str(counts.get("failed", 0)),
-            str(b.get("created_at", ""))[:19].replace("T", " "),
+        rows.append(
+            [
+                str(b["id"]),
+                str(b.get("status", "")),
+                f"{counts.get('succeeded', 0)}/{counts.get('total', 0)}",
+                str(counts.get("failed", 0)),
+                str(b.get("created_at", ""))[5:16].replace("T", " "),
+                str(b.get("name", "")),
+                str(b.get("template_name", "")),
+            ]
         )
-    out.print(table)
+    show_table(["id", "status", "succeeded", "failed", "created", "name", "template"], rows)
     return OK
 
 
@@ -428,6 +438,26 @@ def cmd_batch_download(api: Api, args) -> int:
 
 
 # --- plumbing ------------------------------------------------------------------------------
+
+
+def show_table(headers: list[str], rows: list[list[str]]) -> None:
+    """A table on a terminal; tab-separated lines (a header first) for a pipe or a file."""
+    if not out.is_terminal:
+        for row in [headers, *rows]:
+            print("\t".join(cell.replace("\t", " ") for cell in row))
+        return
+    # Columns empty on every row are left out; all but the last are never cut or wrapped
+    # (the first is an id or a name, what the other commands take).
+    shown = [i for i in range(len(headers)) if i == 0 or any(row[i] for row in rows)]
+    last = len(shown) - 1
+    columns = [
+        Column(headers[i], no_wrap=n < last, overflow="ellipsis" if n < last else "fold")
+        for n, i in enumerate(shown)
+    ]
+    table = Table(*columns, box=box.SIMPLE_HEAD)
+    for row in rows:
+        table.add_row(*(row[i] for i in shown))
+    out.print(table)
 
 
 def progress_bar() -> Progress:
