@@ -180,3 +180,28 @@ def test_it_reads_the_portals_text_columns_first(tmp_path):
     assert rows.errors == [] and rows.items[0]["text_inputs"] == [{"value": "Lion"}]
     assert video_file_name(7, "sku 1/é") == "0007-sku-1.mp4"
     assert video_file_name(8, "") == "0008.mp4"
+
+
+def test_it_pins_a_key_of_the_provider_asked_for(tmp_path, monkeypatch):
+    useapi = {**DIVING, "id": 2, "provider": "useapi", "region": "global"}
+    keys = [
+        {"id": 5, "provider": "minimax", "region": "global", "status": "active"},
+        {"id": 8, "provider": "useapi", "region": "global", "status": "invalid"},
+        {"id": 9, "provider": "useapi", "region": "global", "status": "active"},
+    ]
+    sent: list[dict] = []
+
+    def handler(request):
+        if request.url.path == "/api/v1/templates":
+            assert request.url.params["provider"] == "useapi"
+            return httpx.Response(200, json={"items": [useapi]})
+        if request.url.path == "/api/v1/keys":
+            return httpx.Response(200, json={"items": keys})
+        sent.append(json.loads(request.content))
+        return httpx.Response(201, json={"id": "j", "status": "queued"})
+
+    (tmp_path / "me.png").write_bytes(make_image())
+    monkeypatch.chdir(tmp_path)
+    argv = ["create", "--template", "Diving", "--provider", "useapi", "--image", "me.png"]
+    assert main([*argv, "--token", "t"], transport=portal(handler)) == 0
+    assert sent[0]["key_id"] == 9 and sent[0]["template_id"] == DIVING["template_id"]
