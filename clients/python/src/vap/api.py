@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -103,7 +104,8 @@ class Api:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ):
-        self.base_url = base_url.rstrip("/")
+        # The portal's address; the API's own (…/api/v1) is taken too.
+        self.base_url = base_url.rstrip("/").removesuffix("/api/v1")
         self.create_retries = 2
         self.sleep = time.sleep
         self.http = httpx.Client(
@@ -121,7 +123,9 @@ class Api:
 
     def _request(self, operation: str, *, stream: bool = False, **kwargs: Any) -> httpx.Response:
         method, path = OPERATIONS[operation]
-        path = path.format(**kwargs.pop("path_params", {}))
+        # Quoted: an id typed by the user must stay one path segment.
+        params = {k: quote(str(v), safe="") for k, v in kwargs.pop("path_params", {}).items()}
+        path = path.format(**params)
         request = self.http.build_request(method, path, **kwargs)
         try:
             response = self.http.send(request, stream=stream)
