@@ -476,7 +476,9 @@ def parser() -> argparse.ArgumentParser:
     # SUPPRESS: given before or after the command, either works.
     common.add_argument("--url", default=argparse.SUPPRESS, help="the portal (VAP_URL)")
     common.add_argument("--token", default=argparse.SUPPRESS, help="API token (VAP_TOKEN)")
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print the API's JSON"
+    )
 
     main_parser = argparse.ArgumentParser(
         prog="vap",
@@ -495,10 +497,10 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--template", required=True, help="name (e.g. Diving) or template id")
         p.add_argument("--provider", help="when several providers offer the template")
         p.add_argument("--key-id", type=int, help="run it on this vault key")
-        p.add_argument("--callback-url", help="receives the signed webhooks")
+        p.add_argument("--callback-url", help="receives the signed webhook events")
         p.add_argument("--idempotency-key", help="default: a new one per run")
         p.add_argument("--wait", action="store_true", help="follow it until it ends")
-        p.add_argument("--out", help="where the video goes (implies --wait)")
+        p.add_argument("--out", help="where the video goes (a batch: a folder); implies --wait")
 
     create = commands.add_parser("create", parents=[common], help="make one video")
     creating(create)
@@ -535,12 +537,13 @@ def parser() -> argparse.ArgumentParser:
         parents=[common],
         help="one video per CSV row",
         description=(
-            "Columns: `image` (more: image_2, ...) names an image file (inside --images, or "
-            "beside the CSV) or an http(s) URL; `reference` is echoed back; every other column "
-            "is a text input, in column order."
+            "One video per row, as the portal's New batch CSV: `image` (more: image_2, ...) "
+            "names an image file (inside --images, or beside the CSV) or an http(s) URL; "
+            "`text` (text_1, text_2, ...) the texts; `reference` is echoed back and names the "
+            "video file. Every row is checked before anything is sent."
         ),
     )
-    batch_create.add_argument("csv")
+    batch_create.add_argument("csv", help="the rows (UTF-8, a header row first)")
     batch_create.add_argument("--images", help="a ZIP holding the images the CSV names")
     batch_create.add_argument("--name", help="the batch's name (default: the CSV's file name)")
     creating(batch_create)
