@@ -205,3 +205,27 @@ def test_it_pins_a_key_of_the_provider_asked_for(tmp_path, monkeypatch):
     argv = ["create", "--template", "Diving", "--provider", "useapi", "--image", "me.png"]
     assert main([*argv, "--token", "t"], transport=portal(handler)) == 0
     assert sent[0]["key_id"] == 9 and sent[0]["template_id"] == DIVING["template_id"]
+
+
+def test_it_resumes_a_stream_the_server_ended_after_the_last_event():
+    asked: list[str | None] = []
+
+    def handler(request):
+        if request.url.path.endswith("/events"):
+            asked.append(request.headers.get("Last-Event-ID"))
+            if len(asked) == 1:  # the server's time limit: no `done`
+                frames = 'id: 5\nevent: status\ndata: {"status": "processing"}\n\n'
+            else:
+                frames = (
+                    'id: 6\nevent: status\ndata: {"status": "succeeded"}\n\n'
+                    "event: done\ndata: {}\n\n"
+                )
+            return httpx.Response(200, text=frames, headers={"Content-Type": "text/event-stream"})
+        status = "processing" if len(asked) == 1 else "succeeded"
+        return httpx.Response(200, json={"id": "j", "status": status, "progress": 50})
+
+    api = Api("http://portal.test", "t", transport=portal(handler))
+    statuses: list[str] = []
+    job = wait_job(api, "j", on_event=lambda e: statuses.append(e.data.get("status", "")))
+    assert job["status"] == "succeeded"
+    assert asked == [None, "5"] and statuses == ["processing", "succeeded", ""]

@@ -31,8 +31,10 @@ def wait_job(
     last_id: str | None = None
     broken = 0
     while True:
+        heard = False
         try:
             for event in api.video_events(video_id, last_event_id=last_id):
+                heard = True
                 last_id = event.id or last_id
                 on_event(event)
                 if event.event == "done":
@@ -50,6 +52,8 @@ def wait_job(
         job = api.video_get(video_id)
         if job["status"] in TERMINAL:
             return job
+        if not heard:
+            sleep(POLL_SECONDS)  # a stream cut at once (a proxy?): no tight loop
 
 
 def _poll(api: Api, video_id: str, *, on_event: Callable[[Event], None], sleep) -> dict:
