@@ -69,6 +69,8 @@ class WebhookEvent(models.TextChoices):
     PROCESSING = "video.processing", "video.processing"
     SUCCEEDED = "video.succeeded", "video.succeeded"
     FAILED = "video.failed", "video.failed"
+    # A batch's last job ended (once each time it finishes: retrying failed rows reopens it).
+    BATCH_COMPLETED = "batch.completed", "batch.completed"
     # "Send test event" on the Integrations page: no job behind it.
     TEST = "test.ping", "test.ping"
 
@@ -152,9 +154,17 @@ class WebhookDelivery(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="webhook_deliveries")
-    # Null only for test events (delivery_job_or_test).
+    # Null only for test and batch events (delivery_job_batch_or_test).
     job = models.ForeignKey(
         "videos.Job",
+        on_delete=models.CASCADE,
+        related_name="webhook_deliveries",
+        null=True,
+        blank=True,
+    )
+    # A batch event's batch (its `job` is null).
+    batch = models.ForeignKey(
+        "batches.Batch",
         on_delete=models.CASCADE,
         related_name="webhook_deliveries",
         null=True,
@@ -196,9 +206,13 @@ class WebhookDelivery(models.Model):
                 condition=Q(status="pending") | Q(finished_at__isnull=False),
                 name="delivery_finished_has_finished_at",
             ),
+            # A batch event happens once per time the batch finishes (a conditional update
+            # in batches.services decides), so it needs no unique constraint of its own.
             models.CheckConstraint(
-                condition=Q(job__isnull=False) | Q(event_type="test.ping"),
-                name="delivery_job_or_test",
+                condition=Q(job__isnull=False)
+                | Q(batch__isnull=False, event_type="batch.completed")
+                | Q(event_type="test.ping"),
+                name="delivery_job_batch_or_test",
             ),
         ]
         indexes = [
@@ -213,7 +227,8 @@ class WebhookDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_type} for job {self.job_id} [{self.status}]"
+        about = f"batch {self.batch_id}" if self.batch_id else f"job {self.job_id}"
+        return f"{self.event_type} for {about} [{self.status}]"
 
     @property
     def webhook_id(self) -> str:

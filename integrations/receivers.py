@@ -1,4 +1,5 @@
-"""Webhooks follow the job life cycle through videos.signals (sent inside its transaction)."""
+"""Webhooks follow the job life cycle through videos.signals, and batches through
+batches.signals (each sent inside its transaction)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import logging
 from django.db import transaction
 from django.dispatch import receiver
 
-from integrations.webhooks import delivery_create
+from batches.signals import batch_finished
+from integrations.webhooks import delivery_create, delivery_create_batch
 from videos.signals import job_status_changed
 
 logger = logging.getLogger(__name__)
@@ -25,3 +27,12 @@ def queue_client_webhook(sender, job_id, status: str, **kwargs) -> None:
         # A receiver that raises rolls the job's change back: a webhook problem must never
         # stop a video from finishing. The failure is logged, the job moves on.
         logger.exception("job %s: could not queue the client webhook", job_id)
+
+
+@receiver(batch_finished, dispatch_uid="integrations.queue_batch_webhook")
+def queue_batch_webhook(sender, batch_id, **kwargs) -> None:
+    try:
+        with transaction.atomic():  # a savepoint, as above: the batch still finishes
+            delivery_create_batch(batch_id=batch_id)
+    except Exception:
+        logger.exception("batch %s: could not queue the client webhook", batch_id)

@@ -30,6 +30,9 @@ from django_q.tasks import async_task
 from accounts.models import Team
 from accounts.services import require_manager
 from accounts.vault import VaultError
+from batches.models import Batch
+from batches.schemas import BatchOut, batch_payload
+from batches.selectors import batch_summary
 from integrations import health, http
 from integrations.errors import (
     DeliveryNotReplayableError,
@@ -139,6 +142,30 @@ def delivery_create(*, job_id, status: str) -> WebhookDelivery | None:
             )
     except IntegrityError:
         return None  # this event of this job is queued already
+    if delivery.status == DeliveryStatus.PENDING:
+        _enqueue(delivery)
+    return delivery
+
+
+def delivery_create_batch(*, batch_id) -> WebhookDelivery | None:
+    """Queue `batch.completed` for a batch that just finished, if it has a callback_url.
+
+    Called inside the transaction that marks it finished (batches.signals.batch_finished,
+    sent once per finish), so the row commits with it; the attempt is enqueued after."""
+    batch = Batch.objects.select_related("template").filter(pk=batch_id).first()
+    if batch is None or not batch.callback_url:
+        return None
+    data = BatchOut.model_validate(
+        batch_payload(batch, batch_summary(batch), base_url=settings.PUBLIC_BASE_URL)
+    ).model_dump(mode="json")
+    delivery = _new_delivery(
+        endpoint=health.endpoint_for(team_id=batch.team_id, url=batch.callback_url),
+        team_id=batch.team_id,
+        batch=batch,
+        event_type=WebhookEvent.BATCH_COMPLETED,
+        url=batch.callback_url,
+        body=_envelope(WebhookEvent.BATCH_COMPLETED, data),
+    )
     if delivery.status == DeliveryStatus.PENDING:
         _enqueue(delivery)
     return delivery

@@ -11,7 +11,7 @@ from accounts.models import Team
 class Kind(models.TextChoices):
     JOB_SUCCEEDED = "job_succeeded", "My video is ready"
     JOB_FAILED = "job_failed", "My video failed"
-    # Reserved for batches (not built yet): nothing sends it today.
+    # Every job of a batch the user made has ended (batches.signals.batch_finished).
     BATCH_FINISHED = "batch_finished", "My batch finished"
     KEY_REJECTED = "key_rejected", "A key of mine was rejected"
     KEY_OUT_OF_BALANCE = "key_out_of_balance", "A key of mine ran out of balance"

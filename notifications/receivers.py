@@ -10,6 +10,7 @@ from collections.abc import Callable
 from django.db import transaction
 from django.dispatch import receiver
 
+from batches.signals import batch_finished
 from notifications import sources
 from videos.models import JobStatus
 from videos.signals import job_status_changed, key_health_changed
@@ -44,3 +45,8 @@ def key_health(sender, key_id: int, kind: str, reason: str = "", **kwargs) -> No
         f"key {key_id} {kind}",
         lambda: sources.key_health_notify(key_id=key_id, kind=kind, reason=reason),
     )
+
+
+@receiver(batch_finished, dispatch_uid="notifications.batch_finished")
+def batch_done(sender, batch_id, **kwargs) -> None:
+    _safely(f"batch {batch_id} finished", lambda: sources.batch_finished_notify(batch_id=batch_id))

@@ -14,6 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership, ProviderKey, Role, Team
+from batches.models import Batch
+from batches.selectors import batch_summary
 from billing.models import EntryKind, LedgerEntry, PeriodUsage
 from billing.periods import period_bounds, period_of
 from billing.selectors import period_totals, team_plan_for
@@ -52,6 +54,30 @@ def job_finished_notify(*, job_id, status: str) -> Notification | None:
         body=body,
         link=reverse("videos:job_detail", args=[job_id]),
         ref=f"job:{job_id}",
+    )
+
+
+def batch_finished_notify(*, batch_id) -> Notification | None:
+    """Its maker hears that every job of the batch has ended, and how it went."""
+    batch = Batch.objects.select_related("template").filter(pk=batch_id).first()
+    if batch is None or batch.created_by_id is None:
+        return None
+    summary = batch_summary(batch)
+    made, failed = summary.count(JobStatus.SUCCEEDED), summary.count(JobStatus.FAILED)
+    canceled = summary.count(JobStatus.CANCELED)
+    body = f"{made} of {summary.total} video(s) made"
+    if failed:
+        body += f", {failed} failed"
+    if canceled:
+        body += f", {canceled} canceled"
+    return notify(
+        user_id=batch.created_by_id,
+        team_id=batch.team_id,
+        kind=Kind.BATCH_FINISHED,
+        title=f"Your batch “{batch.display_name}” finished",
+        body=body + ".",
+        link=reverse("batches:detail", args=[batch_id]),
+        ref=f"batch:{batch_id}",
     )
 
 

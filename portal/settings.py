@@ -156,6 +156,7 @@ INSTALLED_APPS = [
     "accounts",
     "videos",
     "billing",
+    "batches",
     "integrations",
     "notifications",
     "portal.apps.PortalConfig",
@@ -473,6 +474,8 @@ SSE_MAX_PER_TEAM = env_int("SSE_MAX_PER_TEAM", 100)
 DEFAULT_PLAN_VIDEOS = env_int("DEFAULT_PLAN_VIDEOS", 100)
 DEFAULT_PLAN_BUDGET_CENTS = env_int("DEFAULT_PLAN_BUDGET_CENTS", 10_000)
 DEFAULT_PLAN_MAX_CONCURRENT = env_int("DEFAULT_PLAN_MAX_CONCURRENT", 25)
+# The most items (videos) one batch may hold (JSON API and the portal's CSV upload alike).
+BATCH_MAX_ITEMS = env_int("BATCH_MAX_ITEMS", 1000)
 # An invitation link works once, until it expires.
 INVITATION_EXPIRY_DAYS = env_int("INVITATION_EXPIRY_DAYS", 7)
 

@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("integrations/", include("integrations.urls")),
     path("notifications/", include("notifications.urls")),
+    path("batches/", include("batches.urls")),
     path("", include("billing.urls")),
     path("", include("videos.urls")),
 ]

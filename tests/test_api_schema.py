@@ -113,6 +113,12 @@ EXPECTED = {
         "422",
     },
     ("get", "/api/v1/audit"): {"200", "401", "403", "422"},
+    ("post", "/api/v1/batches"): {"201", "400", "401", "402", "409", "413", "422"},
+    ("get", "/api/v1/batches"): {"200", "401", "422"},
+    ("get", "/api/v1/batches/{batch_id}"): {"200", "401", "404", "422"},
+    ("post", "/api/v1/batches/{batch_id}/cancel"): {"200", "401", "404", "409", "422"},
+    ("post", "/api/v1/batches/{batch_id}/retry"): {"200", "401", "402", "404", "409", "422"},
+    ("get", "/api/v1/batches/{batch_id}/archive"): {"200", "401", "404", "422"},
 }
 
 

@@ -137,6 +137,10 @@ class Job(models.Model):
     # follows a progress push within seconds is asked about at once, not a minute later.
     forced_final_poll_at = models.DateTimeField(null=True, blank=True)
     cost_cents = models.PositiveIntegerField(default=0)
+    # Admitted with a batch (the batches app admits the whole batch): it waits in the team's
+    # queue for a key, and neither counts nor is refused under the plan's jobs at once,
+    # which limits single submits.
+    queue_behind = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -8,6 +8,7 @@ field, so one handler answers them all; the rest here is ninja's and Django's ow
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -20,10 +21,18 @@ from portal.errors import DomainError, FieldError
 logger = logging.getLogger(__name__)
 
 
+class FieldErrorOut(Schema):
+    field: str
+    message: str
+    index: int | None = None  # the item of a list body (`items[3]...`) it is about
+
+
 class ErrorOut(Schema):
     detail: str
     code: str
     field: str | None = None
+    # 422: every bad input, when there are several.
+    errors: list[FieldErrorOut] | None = None
     # Quota errors (402): which limit, and when it frees up by itself (null: when a job ends).
     limit: str | None = None
     resets_at: datetime | None = None
@@ -72,6 +81,11 @@ def _loc_to_field(loc: list | tuple) -> str:
     return field or "body"
 
 
+def _index_of(field: str) -> dict[str, int]:
+    match = re.match(r"items\[(\d+)\]", field)
+    return {"index": int(match.group(1))} if match else {}
+
+
 def _respond(api: NinjaAPI, request: HttpRequest, status: int, **body) -> HttpResponse:
     payload = {key: value for key, value in body.items() if value is not None}
     return api.create_response(request, payload, status=status)
@@ -97,7 +111,16 @@ def install(api: NinjaAPI) -> None:
         ]
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid input"
-        return _respond(api, request, 422, detail=detail, code="invalid", field=first["field"])
+        return _respond(
+            api,
+            request,
+            422,
+            detail=detail,
+            code="invalid",
+            field=first["field"],
+            # Each error on its own too; an item of a list body (`items[3]...`) with its index.
+            errors=[{**e, **_index_of(e["field"])} for e in errors] or None,
+        )
 
     @api.exception_handler(AuthenticationError)
     def unauthorized(request, exc: AuthenticationError):

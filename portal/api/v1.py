@@ -5,6 +5,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 from accounts.api import router as audit_router
+from batches.api import router as batches_router
 from billing.api import router as usage_router
 from integrations.api import router as webhooks_router
 from portal.api import errors
@@ -30,6 +31,7 @@ errors.install(api)
 api.add_router("", templates_router)
 api.add_router("", keys_router)
 api.add_router("", videos_router)
+api.add_router("", batches_router)
 api.add_router("", shares_router)
 api.add_router("", usage_router)
 api.add_router("", webhooks_router)

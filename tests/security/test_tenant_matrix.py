@@ -174,6 +174,7 @@ _ADMIN_MODELS = (
     "accounts_providerkey",
     "accounts_team",
     "auth_group",
+    "batches_batch",
     "auth_user",
     "billing_ledgerentry",
     "billing_periodusage",
@@ -264,6 +265,16 @@ POLICIES: dict[str, Policy] = {
     "videos:key_rotate": OWNER_ONLY,
     "videos:input_image": CAPABILITY,
     "callback": CAPABILITY,
+    # Batches (portal pages): set up in the team one works in; a batch like its jobs.
+    "batches:list": SIGNED_IN,
+    "batches:new": SIGNED_IN,
+    "batches:confirm": SIGNED_IN,
+    "batches:sample_csv": SIGNED_IN,
+    "batches:detail": TEAM_A,
+    "batches:status": TEAM_A,
+    "batches:cancel": TEAM_A,
+    "batches:retry": TEAM_A,
+    "batches:archive": TEAM_A,
     # Integrations.
     "integrations:index": SIGNED_IN,
     "integrations:token_create": SIGNED_IN,
@@ -291,6 +302,8 @@ POLICIES: dict[str, Policy] = {
     "api-v1:video_create": API_LIST,
     "api-v1:usage": API_LIST,
     "api-v1:audit_list": API_LIST,
+    "api-v1:batch_list": API_LIST,
+    "api-v1:batch_create": API_LIST,
     "api-v1:key_update": API_TEAM_A,
     "api-v1:key_test": API_TEAM_A,
     "api-v1:key_delete": API_TEAM_A,
@@ -305,6 +318,10 @@ POLICIES: dict[str, Policy] = {
     "api-v1:video_share_create": API_TEAM_A,
     "api-v1:video_share_list": API_TEAM_A,
     "api-v1:share_delete": API_TEAM_A,
+    "api-v1:batch_detail": API_TEAM_A,
+    "api-v1:batch_cancel": API_TEAM_A,
+    "api-v1:batch_retry": API_TEAM_A,
+    "api-v1:batch_archive": API_TEAM_A,
     # Staff: the dashboard and the admin (its sign-in leads to the portal's).
     "dashboard:index": STAFF,
     "dashboard:ledger_csv": STAFF,
@@ -333,6 +350,7 @@ POLICIES: dict[str, Policy] = {
     "route:admin/accounts/providerkey/<path:object_id>/": STAFF,
     "route:admin/accounts/team/<path:object_id>/": STAFF,
     "route:admin/auth/group/<path:object_id>/": STAFF,
+    "route:admin/batches/batch/<path:object_id>/": STAFF,
     "route:admin/auth/user/<path:object_id>/": STAFF,
     "route:admin/billing/ledgerentry/<path:object_id>/": STAFF,
     "route:admin/billing/periodusage/<path:object_id>/": STAFF,
@@ -595,7 +613,8 @@ def test_it_counts_only_the_acting_teams_jobs(world, make_job_in):
         usage = json.loads(body.split("\n\n", 1)[1])
         assert usage["running"] == side.team.jobs.filter(status="queued").count(), role
         assert usage["videos_used"] == 1, role  # each team's one finished video
-    assert world.a.team.jobs.count() == 2 and world.b.team.jobs.count() == 1
+    # Each team: its finished job and its batch's queued one; team A the new one too.
+    assert world.a.team.jobs.count() == 3 and world.b.team.jobs.count() == 2
 
 
 @pytest.mark.parametrize(

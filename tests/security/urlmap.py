@@ -92,6 +92,7 @@ def fill(entry: Entry, world: World, *, missing: bool = False) -> str:
         "share_id": a.share.pk if a.share else 0,
         "delivery_id": a.delivery.pk if a.delivery else uuid.UUID(int=1),
         "endpoint_id": a.endpoint.pk if a.endpoint else 0,
+        "batch_id": a.batch.pk if a.batch else uuid.UUID(int=1),
         "period": a.job.created_at.strftime("%Y-%m"),
         "provider": "minimax",
         # view_on_site (admin/r/<content type>/<object id>/) names the job.
@@ -119,6 +120,7 @@ def fill(entry: Entry, world: World, *, missing: bool = False) -> str:
             share_id=999_999,
             delivery_id=uuid.UUID(int=1),
             endpoint_id=999_999,
+            batch_id=uuid.UUID(int=1),
             token="forged-token-0123456789abcdef",
         )
     path = entry.route

@@ -18,6 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from accounts.models import Invitation, Membership, ProviderKey, Role, Team
+from batches.models import Batch
 from integrations.models import ApiToken, WebhookDelivery, WebhookEndpoint
 from notifications.models import Notification
 from videos.models import Attachment, AttachmentKind, Job, Share, VideoTemplate
@@ -61,6 +62,8 @@ class Side:
     notification: Notification | None = None
     # Where the job's webhooks go (made with its first delivery).
     endpoint: WebhookEndpoint | None = None
+    # A batch of one (queued) job.
+    batch: Batch | None = None
 
 
 @dataclass
@@ -104,6 +107,7 @@ def _side(
     from accounts.audit import record as audit_record
     from accounts.models import AuditAction
     from accounts.services import invitation_create, team_create
+    from batches.services import ItemSpec, MediaSource, batch_create
     from integrations.services import token_create
     from tests.apiclient import drive_to_success
     from videos.services import MediaInput, job_create, key_store, share_create
@@ -142,6 +146,21 @@ def _side(
         drive_to_success(job, upstream, task_id=f"{mark}task")
     job.refresh_from_db()
     share, share_token = share_create(job=job, by=owner, expires_in_s=None)
+    with capture(execute=True):
+        batch = batch_create(
+            team=team,
+            user=owner,
+            template=template,
+            items=[
+                ItemSpec(
+                    texts=[],
+                    media=[MediaSource(upload=SimpleUploadedFile("b.png", png_bytes()))],
+                    reference=f"{mark}batch-ref",
+                )
+            ],
+            key_id=key_shared.pk,
+            name=f"{mark}batch",
+        )
     owner_token, _raw = token_create(user=owner, team=team, name=f"{mark}token")
     # The audit log: the services above wrote the team's rows (keys, token, invitation...);
     # one more names the mark outright, for the matrix's control.
@@ -174,6 +193,7 @@ def _side(
         share_token=share_token,
         notification=Notification.objects.filter(user=owner).order_by("id").first(),
         endpoint=WebhookEndpoint.objects.filter(team=team).first(),
+        batch=batch,
     )
 
 

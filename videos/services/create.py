@@ -66,6 +66,7 @@ def job_create(
     callback_url: str = "",
     idempotency_key: str = "",
     request_hash: str = "",
+    queue_behind: bool = False,
 ) -> Job:
     """Validate everything, then store the job and its images, reserve its price and enqueue
     the submit, all in one transaction.
@@ -73,6 +74,10 @@ def job_create(
     With an `idempotency_key`, a second call of the team with the same key returns the first
     job (nothing new is stored, reserved or sent) if `request_hash` matches, and raises
     IdempotencyConflictError if it does not. The database constraint decides the race.
+
+    `queue_behind` (a batch's jobs, admitted as a whole by the batches app): the job is not
+    refused over the plan's jobs at once, nor counted there against single submits; it
+    waits in the team's queue for a key instead.
     """
     if not template.is_active:
         raise JobInputError("template_id", "this template is not available")
@@ -108,6 +113,7 @@ def job_create(
                 request_hash=request_hash,
                 cost_cents=template.price_cents,
                 next_attempt_at=now,
+                queue_behind=queue_behind,
             )
             # Raises QuotaExceededError, which rolls the job back: a refused submit leaves
             # no trace.
@@ -115,9 +121,13 @@ def job_create(
                 team_id=team.pk,
                 job_id=job.pk,
                 cost_cents=job.cost_cents,
-                jobs_in_flight=lambda: Job.objects.filter(
-                    team_id=team.pk, status__in=JobStatus.in_flight()
-                ).count(),
+                jobs_in_flight=(
+                    (lambda: 1)  # only itself: nothing it would be refused behind
+                    if queue_behind
+                    else lambda: Job.objects.filter(
+                        team_id=team.pk, status__in=JobStatus.in_flight(), queue_behind=False
+                    ).count()
+                ),
             )
             _store_inputs(job, media_inputs, checked)
             event(job.id, EventKind.STATUS, "Job queued", status=JobStatus.QUEUED)
