@@ -37,6 +37,12 @@ OPERATION_IDS = {
     ("get", "/api/v1/webhooks/deliveries/{delivery_id}"): "webhook_deliveries_get",
     ("post", "/api/v1/webhooks/deliveries/{delivery_id}/retry"): "webhook_deliveries_retry",
     ("get", "/api/v1/audit"): "audit_list",
+    ("post", "/api/v1/batches"): "batches_create",
+    ("get", "/api/v1/batches"): "batches_list",
+    ("get", "/api/v1/batches/{batch_id}"): "batches_get",
+    ("post", "/api/v1/batches/{batch_id}/cancel"): "batches_cancel",
+    ("post", "/api/v1/batches/{batch_id}/retry"): "batches_retry",
+    ("get", "/api/v1/batches/{batch_id}/archive"): "batches_archive",
 }
 
 # resource_verb: a plural resource (one or two words), then what is done to it.
@@ -115,3 +121,8 @@ def test_it_declares_the_download_as_a_binary_file(document):
         assert content["schema"] == {"type": "string", "format": "binary"}
     image = document["paths"]["/api/v1/videos/{video_id}/files/{file_id}"]["get"]
     assert "application/octet-stream" in image["responses"]["200"]["content"]
+    archive = document["paths"]["/api/v1/batches/{batch_id}/archive"]["get"]
+    assert set(archive["responses"]["200"]["content"]) == {
+        "application/zip",
+        "application/octet-stream",
+    }

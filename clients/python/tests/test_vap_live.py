@@ -164,3 +164,19 @@ def test_it_reports_every_bad_row_and_sends_nothing(portal, tmp_path):
     from videos.models import Job
 
     assert not Job.objects.exists()
+
+
+def test_it_names_the_csv_line_of_an_item_the_portal_refuses(portal, tmp_path):
+    if not batches_served(portal):
+        pytest.skip("the portal does not serve POST /api/v1/batches yet (the batches branch)")
+    (tmp_path / "ok.png").write_bytes(make_image())
+    (tmp_path / "tiny.png").write_bytes(make_image(200, 150))  # the portal's rule: > 300 px
+    with open(tmp_path / "rows.csv", "w", newline="") as file:
+        csv.writer(file).writerows([["image"], ["ok.png"], ["tiny.png"], ["ok.png"]])
+    ran = portal.vap("batch", "create", "rows.csv", "--template", "Diving", cwd=tmp_path)
+    assert ran.returncode == 5, ran.stderr
+    assert "rows.csv line 3: items[1].media_inputs[0]" in ran.stderr
+    from batches.models import Batch
+    from videos.models import Job
+
+    assert not Batch.objects.exists() and not Job.objects.exists()

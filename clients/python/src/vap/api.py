@@ -35,6 +35,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "batches_list": ("GET", "/batches"),
     "batches_get": ("GET", "/batches/{batch_id}"),
     "batches_cancel": ("POST", "/batches/{batch_id}/cancel"),
+    "batches_retry": ("POST", "/batches/{batch_id}/retry"),
     "batches_archive": ("GET", "/batches/{batch_id}/archive"),
     "usage_get": ("GET", "/usage"),
 }
@@ -243,6 +244,9 @@ class Api:
 
     def batch_cancel(self, batch_id: str) -> dict:
         return self._json("batches_cancel", path_params={"batch_id": batch_id})
+
+    def batch_retry(self, batch_id: str) -> dict:
+        return self._json("batches_retry", path_params={"batch_id": batch_id})
 
     def batch_archive(self, batch_id: str, out: Path) -> int:
         return self._stream_to("batches_archive", out, path_params={"batch_id": batch_id})

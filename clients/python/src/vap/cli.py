@@ -430,6 +430,21 @@ def cmd_batch_cancel(api: Api, args) -> int:
     return OK
 
 
+def cmd_batch_retry(api: Api, args) -> int:
+    batch = api.batch_retry(args.id)
+    err.print(f"Batch {batch['id']}: its failed rows run again ({batch.get('status', '')})")
+    if not (args.wait or args.out):
+        print(batch["id"])
+        return OK
+    jobs = batch.get("jobs") or []
+    ids, rows = job_ids_of(batch), [int(j.get("row", n + 1)) for n, j in enumerate(jobs)]
+    followed = follow_many(api, ids, Path(args.out) if args.out else None, rows)
+    failed = [j for j in followed if j["status"] != "succeeded"]
+    err.print(f"{len(followed) - len(failed)} of {len(followed)} video(s) succeeded.")
+    print(batch["id"])
+    return FAILED if failed else OK
+
+
 def cmd_batch_download(api: Api, args) -> int:
     target = Path(args.out or f"batch-{args.id}.zip")
     size = api.batch_archive(args.id, target)
@@ -552,6 +567,7 @@ def parser() -> argparse.ArgumentParser:
         ("list", cmd_batch_list, "list batches"),
         ("get", cmd_batch_get, "one batch, as JSON"),
         ("cancel", cmd_batch_cancel, "cancel a batch's waiting videos"),
+        ("retry", cmd_batch_retry, "run a batch's failed rows again"),
         ("download", cmd_batch_download, "save a batch's ZIP (videos + manifest)"),
     ):
         p = batch_commands.add_parser(name, parents=[common], help=text)
@@ -559,6 +575,9 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("id")
         if name == "download":
             p.add_argument("--out", help="default: ./batch-<id>.zip")
+        if name == "retry":
+            p.add_argument("--wait", action="store_true", help="follow the batch until it ends")
+            p.add_argument("--out", help="a folder for the videos (implies --wait)")
         p.set_defaults(run=run)
     return main_parser
 
