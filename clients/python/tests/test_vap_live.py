@@ -48,16 +48,26 @@ def test_it_calls_only_operations_the_document_has(portal):
     assert {k: found.get(k) for k in expected} == expected
 
 
-def test_it_makes_a_video_and_waits_for_it(portal, photo, tmp_path):
+def test_it_makes_a_video_and_waits_for_it(portal, photo, tmp_path, owner):
+    from videos.services import key_store
+
     listed = portal.vap("templates", "--json", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert "Diving" in {t["name"] for t in json.loads(listed.stdout)}
 
+    failing = key_store(user=owner, label="Fails", secret="sk-vap-tests-fail-gen0")
     with qcluster():
         made = portal.vap(
             "create", "--template", "diving", "--image", photo.name, "--reference", "vap-1",
             "--wait", "--out", "video.mp4", cwd=tmp_path,
         )  # fmt: skip
+        failed = portal.vap(
+            "create", "--template", "Diving", "--image", photo.name, "--key-id", str(failing.pk),
+            "--wait", "--out", "failed.mp4", cwd=tmp_path,
+        )  # fmt: skip
+    assert failed.returncode == 1, failed.stderr
+    assert " failed: " in failed.stderr and "(upstream_failed)" in failed.stderr
+    assert not (tmp_path / "failed.mp4").exists()
     assert made.returncode == 0, made.stderr
     assert_playable_mp4(tmp_path / "video.mp4")
     job_id = made.stdout.strip()
@@ -66,7 +76,7 @@ def test_it_makes_a_video_and_waits_for_it(portal, photo, tmp_path):
     assert statuses == ["queued:", "submitting:", "processing:", "succeeded:"], made.stderr
     assert "Saved video.mp4" in made.stderr
 
-    jobs = portal.vap("jobs", "--json", cwd=tmp_path)
+    jobs = portal.vap("jobs", "--status", "succeeded", "--json", cwd=tmp_path)
     (job,) = json.loads(jobs.stdout)
     assert (job["id"], job["status"], job["reference"]) == (job_id, "succeeded", "vap-1")
 
