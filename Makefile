@@ -7,10 +7,12 @@ SANDBOX_PORT ?= 8010
 
 .PHONY: run test test-services run-prod-like bench lint format migrate seed clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# The command-line client (`vap`), editable: its tests run in `make test`.
+	$(PY) -m pip install --quiet -e ./clients/python
 	touch $@
 
 migrate: $(VENV)/.installed

@@ -40,6 +40,7 @@ from batches.services.archive import archive_name, archive_stream, archive_strea
 from portal import netguard
 from portal.api.cursors import cursor_decode, cursor_encode
 from portal.api.errors import ApiError, error_responses, refuse_unknown_query
+from portal.api.types import binary_content
 from portal.errors import FieldError
 from videos import images
 from videos.errors import JobInputError, NoUsableKeyError
@@ -285,7 +286,7 @@ def batch_retry(request, batch_id: UUID):
         "responses": {
             200: {
                 "description": "A ZIP archive",
-                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+                "content": binary_content("application/zip"),
             }
         }
     },

@@ -25,6 +25,11 @@ class UsageOut(Schema):
     running: int = Field(..., description="Jobs queued, submitting or processing now.")
 
 
-@router.get("/usage", response={200: UsageOut, **error_responses()}, summary="Team usage")
+@router.get(
+    "/usage",
+    response={200: UsageOut, **error_responses()},
+    summary="Team usage",
+    operation_id="usage_get",
+)
 def usage(request):
     return team_usage(team=request.auth.team)

@@ -15,7 +15,7 @@ from accounts.models import KeyCooling, KeyStatus, ProviderKey
 from portal.api.errors import ApiError, error_responses
 from portal.api.types import Text
 from videos import services
-from videos.api.schemas import MAX_ID, ProviderSlug
+from videos.api.schemas import MAX_ID, ProviderSlug, RegionSlug
 from videos.errors import KeyPermissionError
 from videos.providers import DEFAULT_PROVIDER
 from videos.selectors import key_loads, keys_visible_to
@@ -74,7 +74,7 @@ class SharedWithOut(Schema):
 class KeyOut(Schema):
     id: int
     provider: ProviderSlug
-    region: str
+    region: RegionSlug
     label: str
     last4: str
     status: KeyStatus

@@ -19,6 +19,11 @@ from videos.selectors import QueueSpot, queue_spots
 
 # The registry's slugs, as an enum the OpenAPI document lists.
 ProviderSlug = StrEnum("ProviderSlug", {slug: slug for slug in PROVIDERS})  # type: ignore[misc]
+# Every provider's regions (a template's and a key's `region` is always one of them).
+RegionSlug = StrEnum(  # type: ignore[misc]
+    "RegionSlug",
+    {region.slug: region.slug for slug in PROVIDERS for region in provider_for(slug).regions},
+)
 # No provider takes longer texts (each checks its own limit when the job is made).
 MAX_TEXT = 500
 
@@ -30,7 +35,7 @@ EXAMPLE_TEMPLATE = "392747428568649728"
 class TemplateOut(Schema):
     id: int
     provider: ProviderSlug
-    region: str
+    region: RegionSlug
     template_id: str
     name: str
     description: str

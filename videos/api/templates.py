@@ -14,7 +14,10 @@ router = Router(tags=["templates"])
 
 
 @router.get(
-    "/templates", response={200: TemplateListOut, **error_responses(422)}, summary="List templates"
+    "/templates",
+    response={200: TemplateListOut, **error_responses(422)},
+    summary="List templates",
+    operation_id="templates_list",
 )
 def template_list(
     request,

@@ -22,6 +22,7 @@ from ninja import Header, Path, Query, Router, Status
 
 from portal import netguard
 from portal.api.errors import ApiError, error_responses, refuse_unknown_query
+from portal.api.types import binary_content
 from videos import images, remote_images, services
 from videos.api.schemas import MAX_ID, JobListOut, JobOut, VideoIn, job_payload
 from videos.errors import JobInputError, NoUsableKeyError
@@ -96,6 +97,7 @@ def _check_callback_url(url: str) -> str:
     "/videos",
     response={201: JobOut, **error_responses(400, 402, 409, 413, 422)},
     summary="Create a video",
+    operation_id="videos_create",
     description=(
         "Send the same `Idempotency-Key` again to get the first job back (nothing new is made "
         "or charged); the same key with a different body answers 409. Keys are per team."
@@ -183,6 +185,7 @@ def _job_of(request, video_id: UUID) -> Job:
     "/videos",
     response={200: JobListOut, **error_responses(422)},
     summary="List videos",
+    operation_id="videos_list",
     description="Newest first. Follow `next_cursor` until it is null.",
 )
 def video_list(
@@ -206,7 +209,10 @@ def video_list(
 
 
 @router.get(
-    "/videos/{video_id}", response={200: JobOut, **error_responses(404, 422)}, summary="Get a video"
+    "/videos/{video_id}",
+    response={200: JobOut, **error_responses(404, 422)},
+    summary="Get a video",
+    operation_id="videos_get",
 )
 def video_detail(request, video_id: UUID):
     return job_payload(_job_of(request, video_id), base_url=_base_url(request))
@@ -216,6 +222,7 @@ def video_detail(request, video_id: UUID):
     "/videos/{video_id}/cancel",
     response={200: JobOut, **error_responses(404, 409, 422)},
     summary="Cancel a video",
+    operation_id="videos_cancel",
     description=(
         "Before it was sent upstream (status `queued`), or while it runs at a provider that "
         "can call a task back (useapi.net); otherwise 409. Nothing is charged for it."
@@ -235,6 +242,7 @@ def _release_connection() -> None:
     "/videos/{video_id}/events",
     response={200: None, **error_responses(404, 422, 429)},
     summary="Stream a video's events",
+    operation_id="videos_events",
     description=(
         "Server-sent events from the job's timeline until it is finished: `id` is the event "
         "id, `event` its kind (status, progress, error, video, note; `done` at the end), "
@@ -295,11 +303,12 @@ async def video_events(
     response={200: None, **error_responses(404, 422)},
     url_name="video_download",
     summary="Download the video",
+    operation_id="videos_download",
     openapi_extra={
         "responses": {
             200: {
                 "description": "The stored video file",
-                "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
+                "content": binary_content("video/mp4"),
             }
         }
     },
@@ -322,6 +331,7 @@ def video_download(request, video_id: UUID):
     response={200: None, **error_responses(404, 422)},
     url_name="video_file",
     summary="Get one of a video's images",
+    operation_id="video_files_get",
     description=(
         "An input image, the poster, or an image the upstream made on the way; their ids "
         "come with the `image` events of the video's event stream."
@@ -330,7 +340,7 @@ def video_download(request, video_id: UUID):
         "responses": {
             200: {
                 "description": "The stored image",
-                "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}},
+                "content": binary_content("image/*"),
             }
         }
     },

@@ -1,0 +1,5 @@
+import sys
+
+from vap.cli import main
+
+sys.exit(main())
