@@ -41,7 +41,7 @@ class BatchForm(forms.Form):
             del self.fields["images"]
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if not data.get("rows") and not data.get("images"):
             raise forms.ValidationError(
                 "Upload a CSV" + (" or images." if "images" in self.fields else ".")

@@ -136,12 +136,12 @@ def batch_confirm(request, template_pk: int):
                 name=confirm.cleaned_data["name"],
             )
         except BatchInputError as exc:
-            context = {"row_errors": exc.errors}
-            return render(request, "batches/new.html", _new_context(template, form, **context))
+            context = _new_context(template, form, row_errors=exc.errors)
+            return render(request, "batches/new.html", context)
         except DomainError as exc:
             admission = services.batch_admission(team=team, template=template, count=len(items))
-            context = {"refusal": str(exc), "admission": admission}
-            return render(request, "batches/new.html", _new_context(template, form, **context))
+            context = _new_context(template, form, refusal=str(exc), admission=admission)
+            return render(request, "batches/new.html", context)
     draft_delete(team=team, draft_id=draft_id)
     messages.success(request, f"Batch created: {len(items)} video(s) queued.")
     return redirect("batches:detail", batch_id=batch.id)

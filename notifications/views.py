@@ -15,7 +15,7 @@ from portal.errors import FieldError
 
 
 def _before(raw: str | None) -> int | None:
-    if raw in (None, ""):
+    if not raw:
         return None
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         raise FieldError("before", "must be the number of a notification (from “Older”)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
@@ -157,7 +157,7 @@ def items_from_csv(
 
 
 def items_from_images(
-    template: VideoTemplate, uploads: list[UploadedFile]
+    template: VideoTemplate, uploads: Sequence[UploadedFile]
 ) -> tuple[list[ItemSpec], list[RowError]]:
     """One item per image, for a template of one image and no text; the file name is the
     item's reference."""
