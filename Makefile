@@ -48,7 +48,7 @@ test-services: $(VENV)/.installed
 run-prod-like: $(VENV)/.installed
 	PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) bash scripts/run-prod-like.sh
 
-# Issue 11's figures (docs/benchmarks.md, notes/bench.md): PostgreSQL + Redis as test-services
+# Issue 11's figures (docs/benchmarks.md, README, "Benchmarks"): PostgreSQL + Redis as test-services
 # starts them, a seeded database kept between runs (BENCH_RESEED=1 seeds again), gunicorn as
 # gunicorn.conf.py sizes it. ~13 min (seeding 1M jobs adds 2-4 min the first time);
 # BENCH_QUICK=1: a 100k-job database and shorter rounds (~4 min).

@@ -11,7 +11,7 @@ from bench.figures import FIGURES, NOT_MEASURED
 INTRO = """\
 # Benchmarks (issue 11)
 
-Written by `make bench` (bench/, notes/bench.md) from the raw results in `bench/results/`:
+Written by `make bench` (bench/, README, "Benchmarks") from the raw results in `bench/results/`:
 `before.json` is the code of 9561d32 (before the fixes of issue 11), `after.json` the latest
 run. Each figure is the **median of the per-round ratios** of interleaved A/B rounds (A then B,
 B then A on the next round, same connections and length), with the quartiles (IQR) and the

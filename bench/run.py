@@ -1,7 +1,7 @@
 """`make bench`: seed (or keep) the database, start the servers, measure, write the report.
 
 Run by bench/run.sh after scripts/services.sh brought PostgreSQL and Redis up (PG_BASE_URL,
-REDIS_URL in the environment). Settings come from the environment (notes/bench.md):
+REDIS_URL in the environment). Settings come from the environment (README, "Benchmarks"):
 
   BENCH_QUICK=1        a smaller database (100,000 jobs) and shorter rounds (~5 min)
   BENCH_SIZE=full|quick|toy   the seeded sizes (default full, quick with BENCH_QUICK)
