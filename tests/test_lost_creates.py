@@ -74,3 +74,62 @@ def test_it_does_not_adopt_for_a_job_that_never_tried_to_create(
     with django_capture_on_commit_callbacks(execute=True):
         job_record_callback(job=job, hint=CallbackHint(task_id="T9", raw_status="success"))
     assert enqueued == []
+
+
+# A push named the task while the create's answer was lost, but the adopt task could not
+# confirm it (the upstream's query failed just then): the retry must follow that task, never
+# pay for a second one (found by the chaos run once the dispatcher retried on the dot).
+CREATE = "/v1/video_template_generation"
+QUERY = "/v1/query/video_template_generation"
+
+
+def lost_create_with_a_push(job, upstream) -> None:
+    from requests import ConnectionError as Down
+
+    from tests.fakes import code
+    from videos.services import job_adopt, job_submit
+
+    upstream.on(CREATE, Down("the answer never came"))
+    upstream.on(QUERY, code(1000, "busy"))  # transient: the adopt task gives up for now
+    job_submit(job_id=job.id)
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED and job.upstream_data.get("ambiguous_since")
+    job_record_callback(job=job, hint=CallbackHint(task_id="T-77", raw_status="processing"))
+    job_adopt(job_id=job.id, task_id="T-77")
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED and job.upstream_task_id == ""
+    Job.objects.filter(pk=job.pk).update(next_attempt_at=job.created_at)  # the retry is due
+    upstream.calls.clear()
+    upstream.answers.clear()
+
+
+def test_it_follows_the_task_a_push_named_when_it_retries_a_lost_create(
+    make_job, upstream, enqueued
+):
+    from tests.fakes import ok
+    from videos.services import job_submit
+
+    job = make_job()
+    lost_create_with_a_push(job, upstream)
+    upstream.on(QUERY, ok(task_id="T-77", status="Processing"))
+    job_submit(job_id=job.id)
+    job.refresh_from_db()
+    assert job.status == JobStatus.PROCESSING and job.upstream_task_id == "T-77"
+    assert upstream.calls_to(CREATE) == []  # nothing paid for twice
+    assert job.events.filter(message__startswith="Found the task").count() == 1
+
+
+def test_it_waits_rather_than_creates_again_while_the_pushed_task_cannot_be_checked(
+    make_job, upstream, enqueued
+):
+    from tests.fakes import code
+    from videos.services import job_submit
+
+    job = make_job()
+    lost_create_with_a_push(job, upstream)
+    upstream.on(QUERY, code(1000, "busy"))
+    job_submit(job_id=job.id)
+    job.refresh_from_db()
+    assert upstream.calls_to(CREATE) == []
+    assert job.status == JobStatus.QUEUED and job.upstream_data.get("ambiguous_since")
+    assert job.upstream_task_id == ""

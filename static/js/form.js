@@ -116,6 +116,8 @@
   var pending = [];
   form.querySelectorAll("input[type=file][data-max-bytes]").forEach(function (input) {
     input.addEventListener("change", function () { pending.push(checkImage(input)); });
+    // A file chosen before this script ran (a slow page, or a form the browser restored).
+    if (input.files && input.files.length) { pending.push(checkImage(input)); }
   });
 
   form.addEventListener("submit", function (event) {

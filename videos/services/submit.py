@@ -25,7 +25,15 @@ from django.utils import timezone
 from accounts.models import KeyCooling
 from accounts.vault import VaultError
 from videos.inputs import input_url_path
-from videos.models import Attachment, AttachmentKind, EventKind, Job, JobStatus, KeyEventKind
+from videos.models import (
+    Attachment,
+    AttachmentKind,
+    EventKind,
+    Job,
+    JobEvent,
+    JobStatus,
+    KeyEventKind,
+)
 from videos.providers import base
 from videos.providers.errors import (
     AmbiguousCreate,
@@ -224,7 +232,7 @@ def job_submit(*, job_id) -> None:
     try:
         credentials = credentials_for(job.key)
         if job.upstream_data.get(AMBIGUOUS):
-            found = provider.find_lost(
+            found = _found_by_push(job, provider, credentials) or provider.find_lost(
                 credentials,
                 reference=str(job.id),
                 template_id=job.template.template_id,
@@ -305,6 +313,27 @@ def job_submit(*, job_id) -> None:
         _submit_ambiguous(job, AmbiguousCreate("error", "The submission failed unexpectedly."))
         return
     _accept(job, submitted, this_attempt)
+
+
+def _found_by_push(job: Job, provider, credentials) -> base.Submitted | None:
+    """The task a push named for this job while its create's answer was lost, if this key's
+    account shows it. The adopt task a push enqueues may have failed to check it (a transient
+    error): the push on the timeline is still evidence, so a retry follows that task rather
+    than pay for another. A transient error here raises: the job stays ambiguous and is
+    looked at again later, never created twice."""
+    pushed = (
+        JobEvent.objects.filter(job_id=job.pk, kind=EventKind.CALLBACK)
+        .order_by("-id")
+        .values_list("data", flat=True)
+    )
+    task_id = next((str(d["task_id"]) for d in pushed if (d or {}).get("task_id")), "")
+    if not task_id:
+        return None
+    try:
+        progress = provider.status(credentials, task_id, {})
+    except PermanentError:  # not this account's task (forged, or another key's): ignore it
+        return None
+    return base.Submitted(task_id=task_id, data=progress.data)
 
 
 def _failover(job: Job, exc: UpstreamError, *, rest: float = 0) -> None:
