@@ -17,7 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.asgi import ASGIRequest
 from django.db.models import Q
 from django.http import StreamingHttpResponse
-from ninja import Header, Query, Router, Status
+from ninja import Query, Router, Status
 
 from batches import services
 from batches.errors import BatchInputError, RowError
@@ -40,7 +40,7 @@ from batches.services.archive import archive_name, archive_stream, archive_strea
 from portal import netguard
 from portal.api.cursors import cursor_decode, cursor_encode
 from portal.api.errors import ApiError, error_responses, refuse_unknown_query
-from portal.api.types import binary_content
+from portal.api.types import IdempotencyKey, binary_content
 from portal.errors import FieldError
 from videos import images
 from videos.errors import JobInputError, NoUsableKeyError
@@ -136,16 +136,7 @@ def _detail(request, batch: Batch) -> dict:
 def batch_create(
     request,
     payload: BatchIn,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=255,
-            pattern=r"^[\x20-\x7e]+$",
-            description="Any unique string of yours, e.g. a UUID (printable ASCII, at most 255).",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     token = request.auth
     body_hash = request_hash(payload) if idempotency_key else ""

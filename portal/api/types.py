@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
+from ninja import Header
 from pydantic import AfterValidator
 
 # Unicode's Cc category (C0, DEL, C1) but tab, newline and carriage return; and Cs, the
@@ -26,6 +27,18 @@ def _no_control_characters(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_no_control_characters)]
+
+# The header of every create that may be sent again (POST /videos, POST /batches).
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x20-\x7e]+$",
+        description="Any unique string of yours, e.g. a UUID (printable ASCII, at most 255).",
+    ),
+]
 
 
 def binary_content(media_type: str) -> dict:

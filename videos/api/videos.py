@@ -22,7 +22,7 @@ from ninja import Header, Path, Query, Router, Status
 
 from portal import netguard
 from portal.api.errors import ApiError, error_responses, refuse_unknown_query
-from portal.api.types import binary_content
+from portal.api.types import IdempotencyKey, binary_content
 from videos import images, remote_images, services
 from videos.api.schemas import MAX_ID, JobListOut, JobOut, VideoIn, job_payload
 from videos.errors import JobInputError, NoUsableKeyError
@@ -106,16 +106,7 @@ def _check_callback_url(url: str) -> str:
 def video_create(
     request,
     payload: VideoIn,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=255,
-            pattern=r"^[\x20-\x7e]+$",
-            description="Any unique string of yours, e.g. a UUID (printable ASCII, at most 255).",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ):
     token = request.auth
     body_hash = request_hash(payload) if idempotency_key else ""
