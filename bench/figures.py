@@ -988,7 +988,7 @@ def measure_repoll(ctx: Ctx) -> dict[str, Any]:
     while poll_interval(polls) < cap and polls < 50:
         polls += 1
     interval = poll_interval(polls)
-    team, user = fx.post_teams[0], fx.extra["repoll_user"]
+    team, user = fx.extra["repoll_team"], fx.extra["repoll_user"]
     template_pk = Job.objects.filter(team_id=team).values_list("template_id", flat=True).first()
     if template_pk is None:
         from videos.models import VideoTemplate
@@ -1136,7 +1136,7 @@ def measure_store(ctx: Ctx, worker_env: dict[str, str] | None = None) -> dict[st
     size = ctx.cfg.store_mb * 1024 * 1024
     file = make_file(work / "big.mp4", size)
     key_id, _secret = fx.extra["repoll_key"]
-    team, user = fx.post_teams[0], fx.extra["repoll_user"]
+    team, user = fx.extra["repoll_team"], fx.extra["repoll_user"]
     from videos.models import VideoTemplate
 
     template_pk = VideoTemplate.objects.get(

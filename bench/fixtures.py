@@ -71,7 +71,7 @@ def make(seeded: Seeded, *, run_id: str) -> Fixtures:
     _, small_token = token_create(user=small_user, team=small, name=f"bench {run_id}")
     post_tokens, post_teams = [], []
     extra: dict = {}
-    for i in range(POST_TEAMS):
+    for i in range(POST_TEAMS + 1):
         user = users.create_user(
             f"bench_post_{run_id}_{i}", email=f"post{i}-{run_id}@bench.invalid", password=None
         )
@@ -80,6 +80,13 @@ def make(seeded: Seeded, *, run_id: str) -> Fixtures:
             team = Team.objects.create(name=f"Bench post {run_id} {i}", personal_for=user)
             Membership.objects.create(team=team, user=user, role="owner")
         _unlimited(team.pk)
+        if i == POST_TEAMS:
+            # The re-poll and store figures' team, apart from the POST teams: its key's sandbox
+            # tasks take 10 minutes (`gen600`), and a create of a POST team must never pick it.
+            secret = f"sk-bench-{secrets.token_hex(8)}-gen600"
+            key = key_store(user=user, label="Bench re-poll key", secret=secret, provider="minimax")
+            extra.update(repoll_key=(key.pk, secret), repoll_user=user.pk, repoll_team=team.pk)
+            break
         key_store(
             user=user,
             label="Bench sandbox key",
@@ -90,12 +97,6 @@ def make(seeded: Seeded, *, run_id: str) -> Fixtures:
         _, token = token_create(user=user, team=team, name=f"bench {run_id}")
         post_tokens.append(token)
         post_teams.append(team.pk)
-        if i == 0:
-            # The re-poll figure's key: its sandbox tasks take 10 minutes (`gen600`).
-            secret = f"sk-bench-{secrets.token_hex(8)}-gen600"
-            key = key_store(user=user, label="Bench re-poll key", secret=secret, provider="minimax")
-            extra["repoll_key"] = (key.pk, secret)
-            extra["repoll_user"] = user.pk
     job_small = (
         Job.objects.filter(team=small, status="succeeded")
         .order_by("-created_at")
@@ -118,9 +119,10 @@ def make(seeded: Seeded, *, run_id: str) -> Fixtures:
 
 
 def settle_post_jobs(fixtures: Fixtures) -> int:
-    """The POST teams' unfinished jobs were never meant to run on: end them, so no later worker
-    of this or another run sends them upstream (and the next side starts from empty teams)."""
-    teams = [int(t) for t in fixtures.post_teams]
+    """The POST (and re-poll) teams' unfinished jobs were never meant to run on: end them, so
+    no later worker of this or another run sends them upstream (and the next side starts from
+    empty teams)."""
+    teams = [int(t) for t in [*fixtures.post_teams, fixtures.extra["repoll_team"]]]
     with connection.cursor() as cur:
         cur.execute(
             "UPDATE videos_job SET status = 'canceled', finished_at = CURRENT_TIMESTAMP,"

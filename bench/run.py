@@ -10,6 +10,7 @@ REDIS_URL in the environment). Settings come from the environment (README, "Benc
   BENCH_ALL=1          also the figures outside the 15 minutes (repoll ~2.5 min, store ~1 min)
   BENCH_LABEL=after    the results' name: bench/results/<label>.json (default "after")
   BENCH_ROUNDS, BENCH_SECONDS   rounds per figure and seconds per side per round
+  BENCH_PIPELINE=20,200   jobs of the polling-only and the callback pipeline figures
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def server_env(database_url: str, sandbox: int, port: int, media: Path) -> dict[
         MINIMAX_KEY_MAX_CONCURRENT="1000",
         MINIMAX_KEY_RPM="100000",
         Q_WORKERS="2",
-        LOG_LEVEL="WARNING",
+        LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         LOG_FORMAT="json",
     )
     env.pop("S3_BUCKET", None)  # local files: the figures are the portal's, not moto's
@@ -310,6 +311,9 @@ def main() -> int:
             cfg.pipeline_jobs = (3, 5)
             cfg.repoll = (50, 15.0)
             cfg.store_mb = 5
+        if pipeline := os.environ.get("BENCH_PIPELINE"):
+            polling, pushed = (int(n) for n in pipeline.split(","))
+            cfg.pipeline_jobs = (polling, pushed)
         ctx = figures.Ctx(port=web_port, seeded=seeded, fx=fx, cfg=cfg, log=log)
         ctx.extra.update(
             start_worker=lambda extra: _start_worker(

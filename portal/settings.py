@@ -221,15 +221,27 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        # 0 (one connection per request) by default: under ASGI each request runs its sync
-        # code in a thread of its own, where a kept connection would outlive its thread (Django
-        # advises against persistent connections there). Workers may keep theirs (60).
+        # 0: no persistent connections. Under ASGI each request runs its sync code in a
+        # thread of its own, where a kept connection would outlive its thread; on PostgreSQL
+        # a pool (below) keeps them instead. Workers keep theirs (WORKER_DB_CONN_MAX_AGE).
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
         # A persistent connection the database dropped (failover, restart) is replaced
         # before the request uses it, not discovered by a 500.
         conn_health_checks=True,
     )
 }
+# A connection pool per web process (psycopg-pool, Django's "pool" option): opening a
+# PostgreSQL connection for each request was most of a small request's time
+# (docs/benchmarks.md). Off with DB_POOL=false (e.g. behind PgBouncer in transaction mode);
+# worker processes use persistent connections instead (videos/management/commands/qcluster.py).
+DB_POOL = env_bool("DB_POOL", True) and DATABASES["default"]["ENGINE"].endswith("postgresql")
+if DB_POOL and not DATABASES["default"]["CONN_MAX_AGE"]:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DB_POOL_MIN_SIZE", 2),
+        # Per process: gunicorn's workers x this must stay under PostgreSQL's max_connections.
+        "max_size": env_int("DB_POOL_MAX_SIZE", 10),
+        "timeout": env_int("DB_POOL_TIMEOUT", 10),  # seconds a request waits for a connection
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Web, worker and scheduler write the same file: WAL lets readers go on while one writes,
@@ -564,7 +576,10 @@ Q_CLUSTER: dict[str, Any] = {
     "timeout": 120,
     "retry": 180,
     "max_attempts": 3,
-    "save_limit": 500,
+    # Successful tasks are not kept: with a limit, django-q2's monitor reads every kept row
+    # (under a lock) after each task, which took a third of a worker host's CPU in a burst
+    # (docs/benchmarks.md). Failures are still kept; run times go to /metrics.
+    "save_limit": -1,
     "catch_up": False,
     "ack_failures": True,
     "poll": 0.5,

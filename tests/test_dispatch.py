@@ -193,3 +193,23 @@ def test_it_lets_workers_keep_their_database_connection(settings, monkeypatch):
     databases["default"]["CONN_MAX_AGE"] = 0
     qcluster._keep_connections()
     assert databases["default"]["CONN_MAX_AGE"] == 0  # the operator's choice wins
+
+
+def test_it_leaves_the_web_connection_pool_out_of_workers(settings, monkeypatch):
+    from videos.management.commands import qcluster
+
+    monkeypatch.delenv("DB_CONN_MAX_AGE", raising=False)
+    pool = {"min_size": 2, "max_size": 10, "timeout": 10}
+    databases = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "CONN_MAX_AGE": 0,
+            "OPTIONS": {"pool": pool, "sslmode": "prefer"},
+        }
+    }
+    monkeypatch.setattr(settings._wrapped, "DATABASES", databases)
+    qcluster._keep_connections()
+    # A pool's threads would not survive the cluster's forks (and Django refuses a pool
+    # with persistent connections): one kept connection per worker process instead.
+    assert databases["default"]["OPTIONS"] == {"sslmode": "prefer"}
+    assert databases["default"]["CONN_MAX_AGE"] == settings.WORKER_DB_CONN_MAX_AGE

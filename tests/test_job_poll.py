@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import KeyStatus
-from tests.fakes import TIMEOUT, code, ok
+from tests.fakes import MP4, TIMEOUT, FakeResponse, code, ok
 from videos import services
 from videos.models import Job, JobStatus
 
@@ -45,16 +45,25 @@ def test_it_records_progress_and_asks_again_later(processing, upstream, enqueued
 
 
 @pytest.mark.parametrize("raw", ["Success", "success", "SUCCESS"])
-def test_it_hands_a_success_to_the_fetch_step(
-    processing, upstream, enqueued, django_capture_on_commit_callbacks, raw
-):
+def test_it_fetches_a_success_in_the_same_look(processing, upstream, enqueued, raw):
     upstream.on(QUERY, ok(task_id="T1", status=raw, video_url="https://cdn.example/v.mp4"))
-    with django_capture_on_commit_callbacks(execute=True):
-        job = poll(processing)
-    assert job.status == JobStatus.PROCESSING
+    upstream.on("/v.mp4", FakeResponse(content=MP4, headers={"Content-Type": "video/mp4"}))
+    job = poll(processing)
+    assert job.status == JobStatus.SUCCEEDED
     assert job.upstream_state == "succeeded"
     assert job.upstream_data["video_url"] == "https://cdn.example/v.mp4"
-    assert enqueued == [("videos.tasks.fetch_job", (str(job.id),), {})]
+    assert job.result.file.read() == MP4
+    assert enqueued == []  # no second task (and no second wait in the queue) for the fetch
+
+
+def test_it_leaves_a_fetch_that_broke_to_the_next_look(processing, upstream):
+    upstream.on(QUERY, ok(task_id="T1", status="Success", video_url="https://cdn.example/v.mp4"))
+    upstream.on("/v.mp4", TIMEOUT("read timed out"))
+    job = poll(processing)
+    # The outcome is forgotten so the next look re-queries (fresh result links) and fetches.
+    assert job.status == JobStatus.PROCESSING and job.upstream_state == ""
+    assert job.fetch_attempts == 1 and job.fetching_until is None
+    assert job.next_attempt_at > timezone.now()
 
 
 @pytest.mark.parametrize("raw", ["Fail", "failed", "FAIL"])

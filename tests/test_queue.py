@@ -14,10 +14,14 @@ class FakeRedis:
     """Stands in for a redis client: each one would be a new connection to the server."""
 
     def __init__(self):
-        self.pushed: list[tuple[str, str]] = []
+        self.pushed: list[tuple[str, str]] = []  # the queue, head first
 
     def rpush(self, key, value):
         self.pushed.append((key, value))
+        return len(self.pushed)
+
+    def lpush(self, key, value):
+        self.pushed.insert(0, (key, value))
         return len(self.pushed)
 
 
@@ -67,3 +71,24 @@ def test_it_opens_a_new_connection_in_a_forked_child(redis_clients, monkeypatch)
     queue.async_task("videos.tasks.sweep")
     queue.async_task("videos.tasks.sweep")
     assert [len(client.pushed) for client in redis_clients] == [1, 2]
+
+
+@pytest.mark.django_db
+def test_it_puts_a_task_ahead_of_the_waiting_ones(
+    redis_clients, django_capture_on_commit_callbacks
+):
+    from django_q.signing import SignedPackage
+
+    with django_capture_on_commit_callbacks(execute=True):
+        queue.enqueue("videos.tasks.submit_job", "first")
+        queue.enqueue("videos.tasks.submit_job", "second")
+        queue.enqueue("videos.tasks.poll_job", "ended", ahead=True, force=True)
+    (client,) = redis_clients
+    tasks = [SignedPackage.loads(value) for _key, value in client.pushed]
+    assert [(t["func"], t["args"]) for t in tasks] == [
+        ("videos.tasks.poll_job", ("ended",)),
+        ("videos.tasks.submit_job", ("first",)),
+        ("videos.tasks.submit_job", ("second",)),
+    ]
+    assert tasks[0]["kwargs"] == {"force": True}  # `ahead` is ours, not the task's
+    assert {key for key, _value in client.pushed} == {queue.shared_broker().list_key}

@@ -192,3 +192,26 @@ def test_it_lets_the_environment_size_gunicorn_and_log_json(monkeypatch):
     assert config["workers"] == 7
     handler = config["logconfig_dict"]["handlers"]["console"]
     assert handler["formatter"] == "json" and handler["filters"] == ["redact"]
+
+
+@pytest.mark.parametrize(
+    ("env", "pooled"),
+    [
+        ({"DATABASE_URL": "postgres://portal@db.example/portal"}, True),
+        ({"DATABASE_URL": "postgres://portal@db.example/portal", "DB_POOL": "false"}, False),
+        # A pool and persistent connections exclude each other: the operator's choice wins.
+        ({"DATABASE_URL": "postgres://portal@db.example/portal", "DB_CONN_MAX_AGE": "60"}, False),
+        ({"DATABASE_URL": "sqlite:///portal.sqlite3"}, False),
+    ],
+)
+def test_it_pools_postgresql_connections_for_the_web_role(monkeypatch, env, pooled):
+    for name in ("DB_POOL", "DB_CONN_MAX_AGE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    databases = runpy.run_path(str(BASE_DIR / "portal" / "settings.py"))["DATABASES"]
+    options = databases["default"].get("OPTIONS", {})
+    assert ("pool" in options) is pooled
+    if pooled:
+        assert options["pool"] == {"min_size": 2, "max_size": 10, "timeout": 10}
+        assert databases["default"]["CONN_MAX_AGE"] == 0

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 from django_q.brokers import Broker, get_broker
+from django_q.brokers.redis_broker import Redis as RedisBroker
 from django_q.conf import Conf
 from django_q.tasks import async_task as q_async_task
 
@@ -36,17 +37,42 @@ def shared_broker() -> Broker:
         return _broker
 
 
-def async_task(func: str, *args: Any, **kwargs: Any) -> str:
+class _Ahead:
+    """The shared broker, with tasks put at the head of the queue instead of its tail.
+
+    Redis only (LPUSH; workers BLPOP the head). The ORM broker hands out its rows in no set
+    order, so there a task goes in as any other (the development default, not a busy site).
+    """
+
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+        self.list_key = broker.list_key
+
+    def enqueue(self, task: str) -> Any:
+        if isinstance(self._broker, RedisBroker):
+            return self._broker.connection.lpush(self.list_key, task)
+        return self._broker.enqueue(task)
+
+
+def async_task(func: str, *args: Any, ahead: bool = False, **kwargs: Any) -> str:
     """django-q's async_task on the shared broker; the one place tasks reach the broker."""
-    kwargs.setdefault("broker", shared_broker())
+    broker = shared_broker()
+    kwargs.setdefault("broker", _Ahead(broker) if ahead else broker)
     return q_async_task(func, *args, **kwargs)
 
 
-def enqueue(func: str, subject: Any, **kwargs: Any) -> None:
+def enqueue(func: str, subject: Any, *, ahead: bool = False, **kwargs: Any) -> None:
     """Run `func(str(subject), **kwargs)` in a worker once the current transaction commits.
 
     `subject` is what the task acts on (a job id, an attachment id...): task arguments are
     ids, never secrets. on_commit: a worker must never pick up a row it cannot see yet; a task
     lost between the commit and the broker is found again by the sweeper.
+
+    `ahead`: before the tasks already waiting. For a push's follow-up on a job the upstream
+    has (nearly) finished: in a burst of creates it would otherwise wait behind every submit
+    in the queue, while it is the step that ends a job (docs/benchmarks.md). Such tasks are
+    bounded by the pushes, one look per job per window, so they cannot starve the rest.
     """
+    if ahead:
+        kwargs["ahead"] = True
     transaction.on_commit(lambda: async_task(func, str(subject), **kwargs))

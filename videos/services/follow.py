@@ -23,6 +23,7 @@ from videos.providers.base import CallbackHint, Progress, State
 from videos.providers.errors import PermanentError, TransientError
 from videos.queue import enqueue
 from videos.services.artifacts import record_artifacts
+from videos.services.fetch import job_fetch
 from videos.services.pool import AMBIGUOUS
 from videos.services.submit import fail_permanently
 from videos.services.transitions import (
@@ -76,7 +77,7 @@ def job_poll(*, job_id, force: bool = False) -> None:
         progress = provider_of(job).status(
             credentials_for(job.key), job.upstream_task_id, job.upstream_data
         )
-        job_apply_progress(job=job, progress=progress)
+        fetch_due = job_apply_progress(job=job, progress=progress)
     except TransientError as exc:
         logger.info("job %s: query failed transiently (%s); asking again later", job.id, exc)
         if exc.retry_after:
@@ -94,6 +95,12 @@ def job_poll(*, job_id, force: bool = False) -> None:
     except Exception:
         logger.exception("job %s: a look failed unexpectedly", job.id)
         _poll_broke(job)
+        return
+    if fetch_due:
+        # In this task rather than a task of its own: no second wait in the queue between
+        # "ready" and stored. If this worker dies here, the job's next look (already
+        # scheduled by the claim) sees the success again and fetches.
+        job_fetch(job_id=job.id)
 
 
 POLL_ERRORS = "poll_errors"
@@ -127,8 +134,9 @@ def _bar(job: Job, progress: Progress) -> int:
     return bar
 
 
-def job_apply_progress(*, job: Job, progress: Progress) -> None:
-    """Record what a query said; success hands the job to the fetch step."""
+def job_apply_progress(*, job: Job, progress: Progress) -> bool:
+    """Record what a query said; True when it was a success this look recorded (the
+    caller fetches the result next)."""
     provider = provider_of(job)
     # Only the newest look may write: a slow answer to an older look (a forced poll overtook
     # it) must not take a finished task back to "running".
@@ -142,7 +150,7 @@ def job_apply_progress(*, job: Job, progress: Progress) -> None:
             upstream_state=progress.state.value,
             upstream_status=progress.raw_status[:40],
         )
-        return
+        return False
     bar = _bar(job, progress)
     with transaction.atomic():
         moved = Job.objects.filter(pk=job.pk, **newest).update(
@@ -153,7 +161,7 @@ def job_apply_progress(*, job: Job, progress: Progress) -> None:
             updated_at=timezone.now(),
         )
         if not moved:
-            return
+            return False
         if progress.raw_status != job.upstream_status:
             event(
                 job.id,
@@ -164,8 +172,7 @@ def job_apply_progress(*, job: Job, progress: Progress) -> None:
                 progress=max(job.progress, bar),
             )
         record_artifacts(job, progress.artifacts)
-        if progress.state is State.SUCCEEDED:
-            enqueue("videos.tasks.fetch_job", job.id)
+    return progress.state is State.SUCCEEDED
 
 
 def _ask_soon(job: Job, *, final: bool) -> None:
@@ -181,7 +188,8 @@ def _ask_soon(job: Job, *, final: bool) -> None:
         .update(**{field: now})
     )
     if claimed:
-        enqueue("videos.tasks.poll_job", job.id, force=True)
+        # "It ended" goes before the queue's waiting work: that look is what ends the job.
+        enqueue("videos.tasks.poll_job", job.id, force=True, ahead=final)
         return
     Job.objects.filter(
         pk=job.pk, status=JobStatus.PROCESSING, next_attempt_at__gt=now + window

@@ -27,11 +27,13 @@ def _keep_connections() -> None:
     a worker process runs one task at a time on one thread, django-q closes a connection
     older than CONN_MAX_AGE before each task (health-checked, CONN_HEALTH_CHECKS), and closes
     them all before it forks. DB_CONN_MAX_AGE, when set, still decides.
+
+    The web role's connection pool (DB_POOL) is not for workers: a pool's threads do not
+    survive the cluster's forks, and one task at a time needs one connection, not a pool.
     """
-    if "DB_CONN_MAX_AGE" in os.environ:
-        return
     for database in settings.DATABASES.values():
-        if not database["ENGINE"].endswith("sqlite3"):
+        database.get("OPTIONS", {}).pop("pool", None)
+        if "DB_CONN_MAX_AGE" not in os.environ and not database["ENGINE"].endswith("sqlite3"):
             database["CONN_MAX_AGE"] = settings.WORKER_DB_CONN_MAX_AGE
 
 
