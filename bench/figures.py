@@ -496,9 +496,33 @@ def measure_dashboard(ctx: Ctx) -> dict[str, Any]:
     )
     v = out["dashboard_vs_empty_p50"]["median"]
     out.update(value=v, met=v <= 3.0)
-    out["shown"] = f"{v:.0f}x ({out['dashboard_p50_ms']['median'] / 1000:.2f} s)"
-    out["spread_shown"] = _range_text(out, ["dashboard_vs_empty_p50"])
+    # What the first staff view after the board's cache lifetime costs: a build.
+    cold = [_cold_dashboard_ms(ctx.port, cookie) for _ in range(3)]
+    out["cold_build_ms"] = load.spread(cold)
+    out["shown"] = f"{v:.1f}x ({out['dashboard_p50_ms']['median'] / 1000:.3f} s)"
+    out["spread_shown"] = (
+        _range_text(out, ["dashboard_vs_empty_p50"])
+        + f"; a cold build (once per DASHBOARD_CACHE_SECONDS) {load.percentile(cold, 50):.0f} ms"
+    )
     return out
+
+
+def _cold_dashboard_ms(port: int, cookie: dict[str, str]) -> float:
+    """One page view with the default filter's board dropped from the (shared) cache first."""
+    from django.core.cache import cache
+
+    from billing.forms import DashboardFilterForm
+    from videos.dashboard import DashboardFilter, dashboard_cache_key
+
+    form = DashboardFilterForm({})
+    form.is_valid()
+    data = form.cleaned_data
+    cache.delete(dashboard_cache_key(DashboardFilter(start=data["start"], end=data["end"])))
+    began = time.perf_counter()
+    status, _body, _ = _fetch(port, "GET", "/admin/dashboard/", cookie)
+    if status != 200:
+        raise RuntimeError(f"dashboard: {status}")
+    return (time.perf_counter() - began) * 1000
 
 
 # --- Callbacks ------------------------------------------------------------------------------

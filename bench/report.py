@@ -165,10 +165,15 @@ def render(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
+# The hand-written part: profiles of the figures and why one is not met (kept beside the code).
+ANALYSIS = Path(__file__).resolve().parent / "analysis.md"
+
+
 def write(path: Path, results: Path) -> None:
     before = _load(results / "before.json")
     after = _load(results / "after.json")
-    path.write_text(render(before, after))
+    analysis = ANALYSIS.read_text() if ANALYSIS.exists() else ""
+    path.write_text(render(before, after) + ("\n" + analysis if analysis else ""))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""The project package as an app: only to connect the log context and the task metrics to
-django-q2's signals;
+"""The project package as an app: only to connect the log context, the task metrics and the
+worker's warm-up (portal/warmup.py) to django-q2's signals;
 and the admin's app config, with the portal's admin site (portal/admin_site.py)."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self) -> None:
-        from django_q.signals import post_execute_in_worker, pre_enqueue, pre_execute
+        from django_q.signals import post_execute_in_worker, post_spawn, pre_enqueue, pre_execute
 
-        from portal import instruments
+        from portal import instruments, warmup
         from portal import logging as portal_logging
 
         # dispatch_uid: ready() may run twice (tests, autoreload); connect once.
@@ -33,3 +33,4 @@ class PortalConfig(AppConfig):
         post_execute_in_worker.connect(
             instruments.task_post_execute, dispatch_uid="portal.metrics.executed"
         )
+        post_spawn.connect(warmup.storage_client, dispatch_uid="portal.warmup.storage")

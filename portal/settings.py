@@ -485,6 +485,9 @@ JOB_AMBIGUOUS_GRACE_SECONDS = env_int("JOB_AMBIGUOUS_GRACE_SECONDS", 120)
 # Retry-After, for this long at most; those refusals do not use up JOB_SUBMIT_MAX_ATTEMPTS.
 JOB_RATE_LIMIT_MAX_WAIT_SECONDS = env_int("JOB_RATE_LIMIT_MAX_WAIT_SECONDS", 24 * 3600)
 JOBS_PER_PAGE = 20
+# The staff dashboard keeps a built board this long per filter (videos/dashboard.py): its
+# figures read every job of the range, so reloading it costs one build a minute at most.
+DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 60)
 # The dispatcher (videos/services/dispatch.py), a loop in every worker cluster, hands out due
 # work on time; the once-a-minute sweep is the safety net. It looks again at least this often
 # (due times written by other processes are noticed within it), hands out this many per round,
@@ -587,6 +590,8 @@ Q_CLUSTER: dict[str, Any] = {
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
+    # A second lane in front of the queue, for the steps that end a job (videos/queue.py).
+    Q_CLUSTER["broker_class"] = "videos.queue.LanedRedis"
 else:
     Q_CLUSTER["orm"] = "default"
 if Q_CLUSTER["timeout"] >= JOB_SUBMITTING_STUCK_SECONDS:

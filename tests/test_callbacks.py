@@ -30,6 +30,8 @@ def processing_job(make_job, upstream, enqueued):
     job = make_job()
     upstream.on("/v1/video_template_generation", ok(task_id=TASK_ID))
     services.job_submit(job_id=job.id)
+    # A while into its generation: its next scheduled look is a minute away.
+    Job.objects.filter(pk=job.pk).update(next_attempt_at=timezone.now() + timedelta(seconds=60))
     job.refresh_from_db()
     assert job.status == JobStatus.PROCESSING
     enqueued.clear()
@@ -113,6 +115,23 @@ def test_it_records_a_push_and_enqueues_a_forced_requery(
     assert event.data["task_id"] == TASK_ID
     assert "processing" in event.message
     assert enqueued == [("videos.tasks.poll_job", (str(processing_job.id),), {"force": True})]
+
+
+def test_it_leaves_progress_to_a_look_that_comes_soon_anyway(
+    api_client, processing_job, enqueued, django_capture_on_commit_callbacks
+):
+    # Just submitted: the first look is due in seconds. A progress push adds no task (in a
+    # burst of creates every job pushes "processing" at once); "it ended" still asks now.
+    soon = timezone.now() + timedelta(seconds=3)
+    Job.objects.filter(pk=processing_job.pk).update(next_attempt_at=soon)
+    push(api_client, processing_job, "processing", django_capture_on_commit_callbacks)
+    assert enqueued == []
+    processing_job.refresh_from_db()
+    assert processing_job.next_attempt_at == soon and len(callback_events(processing_job)) == 1
+    push(api_client, processing_job, "Success", django_capture_on_commit_callbacks)
+    assert enqueued == [
+        ("videos.tasks.poll_job", (str(processing_job.id),), {"force": True, "ahead": True})
+    ]
 
 
 def test_it_does_not_take_a_forged_success_push_for_the_outcome(

@@ -147,6 +147,44 @@ def test_it_renders_figures_and_charts_for_staff(staff_client, board):
     assert "owner&#x27;s team: $1.25" in page  # a bar's tooltip, escaped
 
 
+def test_it_keeps_a_built_board_for_a_minute_per_filter(
+    staff_client, board, settings, make_job, django_assert_num_queries
+):
+    from django.core.cache import cache
+
+    from videos.dashboard import dashboard_cache_key, dashboard_cached
+
+    settings.DASHBOARD_CACHE_SECONDS = 60
+    whole, mine = (
+        DashboardFilter(start=date(2026, 3, 1), end=date(2026, 3, 10), team_id=team_id)
+        for team_id in (None, board[0].pk)
+    )
+    cache.delete_many([dashboard_cache_key(whole), dashboard_cache_key(mine)])
+    first = dashboard_cached(whole)
+    with at(2026, 3, 4, 9):
+        make_job()  # a job after the board was built...
+    with django_assert_num_queries(0):
+        again = dashboard_cached(whole)
+    assert again.jobs_total == first.jobs_total == 9  # ...shows once the minute is over
+    assert again.built_at == first.built_at
+    assert dashboard_cached(mine).jobs_total == 6  # another filter: a board of its own
+    cache.delete(dashboard_cache_key(whole))  # as when the minute is over
+    assert dashboard_cached(whole).jobs_total == 10
+    page = staff_client.get(URL, RANGE).content.decode()
+    assert "rebuilt at most every 60 s" in page and "figures as of" in page
+
+
+def test_it_builds_every_time_without_a_cache_lifetime(board, settings, make_job):
+    from videos.dashboard import dashboard_cached
+
+    settings.DASHBOARD_CACHE_SECONDS = 0
+    f = DashboardFilter(start=date(2026, 3, 1), end=date(2026, 3, 10))
+    assert dashboard_cached(f).jobs_total == 9
+    with at(2026, 3, 4, 9):
+        make_job()
+    assert dashboard_cached(f).jobs_total == 10
+
+
 def test_it_defaults_to_the_last_30_days(staff_client, db):
     with at(2026, 3, 10, 12):
         response = staff_client.get(URL)

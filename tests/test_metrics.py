@@ -88,6 +88,7 @@ def test_it_reports_the_queue_depth_and_its_oldest_task(scrape, monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", False)
     monkeypatch.setattr(Conf, "ORM", "default")
     monkeypatch.setattr(Conf, "REDIS", None)
+    monkeypatch.setattr(Conf, "BROKER_CLASS", None)
     assert scrape()[("vap_queue_depth", ())] == 0
     queue.async_task("videos.tasks.sweep")
     queue.async_task("videos.tasks.sweep")

@@ -14,15 +14,23 @@ class FakeRedis:
     """Stands in for a redis client: each one would be a new connection to the server."""
 
     def __init__(self):
-        self.pushed: list[tuple[str, str]] = []  # the queue, head first
+        self.pushed: list[tuple[str, str]] = []  # every RPUSH, in order
 
     def rpush(self, key, value):
         self.pushed.append((key, value))
         return len(self.pushed)
 
-    def lpush(self, key, value):
-        self.pushed.insert(0, (key, value))
-        return len(self.pushed)
+    def blpop(self, keys, timeout):
+        """The head of the first of `keys` that holds anything (Redis's BLPOP)."""
+        for key in keys:
+            for i, (pushed_to, value) in enumerate(self.pushed):
+                if pushed_to == key:
+                    del self.pushed[i]
+                    return key, value
+        return None
+
+    def llen(self, key):
+        return sum(1 for pushed_to, _ in self.pushed if pushed_to == key)
 
 
 @pytest.fixture
@@ -36,6 +44,7 @@ def redis_clients(monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", False)
     monkeypatch.setattr(Conf, "ORM", None)
     monkeypatch.setattr(Conf, "REDIS", "redis://127.0.0.1:6390/0")
+    monkeypatch.setattr(Conf, "BROKER_CLASS", "videos.queue.LanedRedis")  # as with REDIS_URL
     monkeypatch.setattr("redis.from_url", from_url)
     monkeypatch.setattr(queue, "_broker", None)  # as in a fresh process
     return clients
@@ -74,21 +83,39 @@ def test_it_opens_a_new_connection_in_a_forked_child(redis_clients, monkeypatch)
 
 
 @pytest.mark.django_db
-def test_it_puts_a_task_ahead_of_the_waiting_ones(
+def test_it_hands_out_the_ahead_lane_first_each_lane_in_order(
     redis_clients, django_capture_on_commit_callbacks
 ):
     from django_q.signing import SignedPackage
 
     with django_capture_on_commit_callbacks(execute=True):
         queue.enqueue("videos.tasks.submit_job", "first")
+        queue.enqueue("videos.tasks.poll_job", "ended-1", ahead=True, force=True)
         queue.enqueue("videos.tasks.submit_job", "second")
-        queue.enqueue("videos.tasks.poll_job", "ended", ahead=True, force=True)
-    (client,) = redis_clients
-    tasks = [SignedPackage.loads(value) for _key, value in client.pushed]
-    assert [(t["func"], t["args"]) for t in tasks] == [
-        ("videos.tasks.poll_job", ("ended",)),
-        ("videos.tasks.submit_job", ("first",)),
-        ("videos.tasks.submit_job", ("second",)),
-    ]
-    assert tasks[0]["kwargs"] == {"force": True}  # `ahead` is ours, not the task's
-    assert {key for key, _value in client.pushed} == {queue.shared_broker().list_key}
+        queue.enqueue("videos.tasks.poll_job", "ended-2", ahead=True, force=True)
+    broker = queue.shared_broker()
+    assert isinstance(broker, queue.LanedRedis)
+    assert broker.queue_size() == 4
+    handed_out = []
+    while taken := broker.dequeue():
+        [(_ack, package)] = taken
+        handed_out.append(SignedPackage.loads(package))
+    # The steps that end a job first, oldest first (not the newest: a burst's early jobs
+    # would wait behind its later ones); then the rest, as they came.
+    assert [task["args"][0] for task in handed_out] == ["ended-1", "ended-2", "first", "second"]
+    assert handed_out[0]["kwargs"] == {"force": True}  # `ahead` is ours, not the task's
+    assert len(redis_clients) == 1  # one connection for both lanes
+
+
+def test_it_takes_ahead_tasks_as_any_other_on_a_broker_without_lanes(db, monkeypatch):
+    # The ORM broker (SQLite, the development default): no second lane.
+    from django_q.brokers import get_broker
+
+    monkeypatch.setattr(Conf, "BROKER_CLASS", None)
+    monkeypatch.setattr(Conf, "REDIS", None)
+    monkeypatch.setattr(Conf, "ORM", "default")
+    broker = get_broker()
+    assert not hasattr(broker, "enqueue_ahead")
+    ahead = queue._Ahead(broker)
+    ahead.enqueue("package")
+    assert broker.queue_size() == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpResponse, StreamingHttpResponse
@@ -15,7 +16,7 @@ from django.shortcuts import render
 from billing import charts
 from billing.forms import DashboardFilterForm
 from billing.services import money
-from videos.dashboard import DashboardFilter, dashboard_build, job_rows, ledger_rows
+from videos.dashboard import DashboardFilter, dashboard_cached, job_rows, ledger_rows
 from videos.models import JobStatus
 
 NO_VALUE = "\u2013"  # an en dash: no figure (no finished jobs in the range)
@@ -42,9 +43,10 @@ def dashboard(request):
     form, f = _filter_from(request)
     context = {**admin.site.each_context(request), "title": "Usage and billing", "form": form}
     if f is not None:
-        board = dashboard_build(f)
+        board = dashboard_cached(f)
         context.update(_dashboard_charts(board))
         context["board"] = board
+        context["cache_seconds"] = settings.DASHBOARD_CACHE_SECONDS
         context["query"] = request.GET.urlencode()
     return render(request, "billing/dashboard.html", context)
 

@@ -27,7 +27,7 @@ def shared_broker() -> Broker:
     """
     global _broker, _broker_for
     # What the broker was made for: this process, and the broker settings (tests switch them).
-    made_for = (os.getpid(), Conf.CLUSTER_NAME, str(Conf.REDIS), Conf.ORM)
+    made_for = (os.getpid(), Conf.CLUSTER_NAME, str(Conf.REDIS), Conf.ORM, Conf.BROKER_CLASS)
     broker = _broker
     if broker is not None and _broker_for == made_for:
         return broker
@@ -37,21 +37,44 @@ def shared_broker() -> Broker:
         return _broker
 
 
-class _Ahead:
-    """The shared broker, with tasks put at the head of the queue instead of its tail.
-
-    Redis only (LPUSH; workers BLPOP the head). The ORM broker hands out its rows in no set
-    order, so there a task goes in as any other (the development default, not a busy site).
+class LanedRedis(RedisBroker):
+    """django-q2's Redis broker with a second list in front of its queue (Q_CLUSTER
+    "broker_class" with REDIS_URL): workers take from the ahead lane first (BLPOP on both
+    lists, in that order), each lane first in, first out. `enqueue(..., ahead=True)` uses it.
     """
+
+    def __init__(self, list_key: str | None = None) -> None:
+        super().__init__(list_key=list_key)
+        self.ahead_key = f"{self.list_key}:ahead"
+
+    def enqueue_ahead(self, task: str) -> Any:
+        return self.connection.rpush(self.ahead_key, task)
+
+    def dequeue(self) -> list[tuple[None, Any]] | None:
+        task = self.connection.blpop([self.ahead_key, self.list_key], 1)
+        return [(None, task[1])] if task else None
+
+    def queue_size(self) -> int:
+        return int(self.connection.llen(self.list_key)) + int(self.connection.llen(self.ahead_key))
+
+    def delete_queue(self) -> Any:
+        return self.connection.delete(self.list_key, self.ahead_key)
+
+    def purge_queue(self) -> Any:
+        self.connection.ltrim(self.ahead_key, 1, 0)
+        return self.connection.ltrim(self.list_key, 1, 0)
+
+
+class _Ahead:
+    """The shared broker, putting tasks in its ahead lane (LanedRedis). A broker without one
+    (the ORM broker: the development default, not a busy site) takes them as any other."""
 
     def __init__(self, broker: Broker) -> None:
         self._broker = broker
         self.list_key = broker.list_key
 
     def enqueue(self, task: str) -> Any:
-        if isinstance(self._broker, RedisBroker):
-            return self._broker.connection.lpush(self.list_key, task)
-        return self._broker.enqueue(task)
+        return getattr(self._broker, "enqueue_ahead", self._broker.enqueue)(task)
 
 
 def async_task(func: str, *args: Any, ahead: bool = False, **kwargs: Any) -> str:

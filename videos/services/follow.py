@@ -181,6 +181,10 @@ def _ask_soon(job: Job, *, final: bool) -> None:
     (pushes coalesce, none is lost: replayed pushes make at most one look per window each)."""
     now = timezone.now()
     window = timedelta(seconds=settings.JOB_FORCED_POLL_MIN_SECONDS)
+    if not final and job.next_attempt_at and job.next_attempt_at <= now + window:
+        # News of progress, and the job's next look comes within the window anyway (the
+        # first look after a submit, say): a look now would be one more task for a bar.
+        return
     field = "forced_final_poll_at" if final else "forced_poll_at"
     claimed = (
         Job.objects.filter(pk=job.pk, status=JobStatus.PROCESSING)
