@@ -11,6 +11,7 @@ REDIS_URL in the environment). Settings come from the environment (README, "Benc
   BENCH_LABEL=after    the results' name: bench/results/<label>.json (default "after")
   BENCH_ROUNDS, BENCH_SECONDS   rounds per figure and seconds per side per round
   BENCH_PIPELINE=20,200   jobs of the polling-only and the callback pipeline figures
+  BENCH_LOG_LEVEL=INFO    the servers' and workers' log level (bench/.logs/; WARNING)
 """
 
 from __future__ import annotations

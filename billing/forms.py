@@ -40,11 +40,37 @@ class TeamPlanForm(forms.Form):
         }
 
 
+class TeamField(forms.CharField):
+    """A team by its id or its exact name (any case): a box, not a list of every team (a
+    <select> of 1,000 teams was most of the dashboard's time, and no way to find one)."""
+
+    def clean(self, value: object) -> Team | None:  # type: ignore[override]
+        text = str(super().clean(value) or "").strip()
+        if not text:
+            return None
+        by_id = text.isascii() and text.isdigit() and len(text) <= 18  # a bigint at most
+        teams = (
+            Team.objects.filter(pk=int(text)) if by_id else Team.objects.filter(name__iexact=text)
+        )
+        found = list(teams[:2])
+        if not found:
+            raise forms.ValidationError(
+                f"no team has the {'id' if by_id else 'name'} “{text[:60]}”"
+            )
+        if len(found) > 1:
+            raise forms.ValidationError(
+                f"several teams are named “{text[:60]}”: give the team's id"
+            )
+        return found[0]
+
+
 class DashboardFilterForm(forms.Form):
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    team = forms.ModelChoiceField(
-        queryset=Team.objects.order_by("name"), required=False, empty_label="All teams"
+    team = TeamField(
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"placeholder": "all teams (or a name or id)"}),
     )
 
     MAX_DAYS = 366
