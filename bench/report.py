@@ -29,8 +29,9 @@ Data: one team of 1,000,000 jobs (84,000 of them this month, 2 ledger rows each)
 1,000, 1,000 teams in all; seeded with COPY into the "before" schema and migrated to the
 code under test, so a migration's index or backfill runs over it as it would in production.
 
-**Noise.** This machine has 2 cores, shared during these runs with six other engineers'
-builds and tests (the load average is recorded with each run). Absolute numbers move a lot
+**Noise.** This machine has 2 cores; the "before" run shared them with other builds and
+tests, the "after" run had them to itself but for the bench (the load average is recorded
+with each run; the "after" machine is not the "before" one). Absolute numbers move a lot
 from one minute to the next; the A/B ratios of one round share the same moment, which is why
 each figure is a ratio, and why the spread is given. Read a figure whose range straddles its
 target as "not shown either way".
