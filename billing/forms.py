@@ -70,7 +70,7 @@ class DashboardFilterForm(forms.Form):
     team = TeamField(
         required=False,
         max_length=200,
-        widget=forms.TextInput(attrs={"placeholder": "all teams (or a name or id)"}),
+        widget=forms.TextInput(attrs={"placeholder": "all teams"}),
     )
 
     MAX_DAYS = 366
