@@ -44,7 +44,7 @@ class TeamField(forms.CharField):
     """A team by its id or its exact name (any case): a box, not a list of every team (a
     <select> of 1,000 teams was most of the dashboard's time, and no way to find one)."""
 
-    def clean(self, value: object) -> Team | None:  # type: ignore[override]
+    def clean(self, value: object) -> Team | None:
         text = str(super().clean(value) or "").strip()
         if not text:
             return None
