@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -180,13 +181,8 @@ def dashboard_cached(f: DashboardFilter) -> Dashboard:
     seconds = settings.DASHBOARD_CACHE_SECONDS
     if seconds <= 0:
         return dashboard_build(f)
-    key = dashboard_cache_key(f)
-    board = cache.get(key)
-    if isinstance(board, Dashboard):
-        return board
-    board = dashboard_build(f)
-    cache.set(key, board, timeout=seconds)
-    return board
+    board = cache.get_or_set(dashboard_cache_key(f), lambda: dashboard_build(f), timeout=seconds)
+    return cast(Dashboard, board)
 
 
 class _PercentileDisc(Aggregate):
